@@ -1,0 +1,597 @@
+"""Ingest benchmark: Croupier as a real server process, driven over loopback.
+
+    python -m bench.ingest [--stores sqlite,postgresql] [--seconds 10] [--workers 1] [--record]
+
+For each store it prints events/s, requests/s, p50/p95/p99 latency, errors and the server's
+peak RSS per scenario, next to two ceilings measured in the same run on the same machine:
+the HTTP ceiling (the same server stack answering a no-work endpoint) and the storage
+ceiling (the same rows bulk-inserted with the driver, no HTTP). After each scenario it checks
+that the store holds exactly as many events as the answers said were accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from bench.loadgen import fixed_rate
+from croupier.events.models import Event
+from croupier.kit import migrate
+from croupier.kit.db import create_db_engine, write_session
+from croupier.tenancy import service as tenancy
+
+HERE = Path(__file__).resolve().parent
+LUA = HERE / "ingest.lua"
+RESULTS = HERE / "RESULTS.md"
+PG_URL = os.environ.get(
+    "CROUPIER_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SINGLE_DEPOSIT = (
+    '{{"client_user_id":"player_{n}","event_name":"deposit","transaction_id":"{run}-{n}",'
+    '"timestamp":1702963200,"amount":50.00,"currency":"EUR","ip_address":"203.0.113.1"}}'
+)
+
+
+@dataclass
+class Scenario:
+    name: str
+    lua: str
+    batch: int
+    replay: bool = False
+    connections: int = 32
+
+
+SCENARIOS = [
+    Scenario("http ceiling (no-work endpoint, 1-event body)", "null", 1, connections=64),
+    Scenario("DataPulse batch of 100", "dp_batch", 100, connections=16),
+    Scenario("Revvvs batch of 100", "rv_batch", 100, connections=16),
+    Scenario("DataPulse single events", "dp_single", 1, connections=64),
+    Scenario("Fast Track casino single events", "ft_casino", 1, connections=64),
+    Scenario(
+        "duplicate-heavy replay (batch of 100, each sent twice)",
+        "dp_batch",
+        100,
+        replay=True,
+        connections=16,
+    ),
+]
+
+
+@dataclass
+class Row:
+    store: str
+    scenario: str
+    events_per_s: float
+    requests_per_s: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+    peak_rss_mb: float
+    check: str
+    cpu_us_per_event: float = 0.0
+
+
+# --- the store and the server ----------------------------------------------------------------
+
+
+def prepare_store(kind: str, workdir: Path) -> tuple[str, Any]:
+    """A fresh, migrated store; returns its URL and a cleanup callable."""
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir / 'bench.db'}"
+        cleanup: Any = lambda: None  # noqa: E731 - the temp dir goes with the run
+    else:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_db_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+        def cleanup() -> None:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+    engine = create_db_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url, cleanup
+
+
+def make_key(engine: Engine, name: str) -> tuple[str, str, str]:
+    """An operator with an unlimited ingest key: (secret, brand id, operator id)."""
+    with write_session(engine) as session, session.begin():
+        operator = tenancy.create_operator(session, name=name)
+        brand = tenancy.create_brand(session, operator=operator, name=f"{name}-brand")
+        issued = tenancy.create_key(
+            session, operator=operator, brand=brand, rate_limit=tenancy.UNLIMITED
+        )
+        return issued.secret, brand.id, operator.id
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CROUPIER_DATABASE_URL": url,
+        "CROUPIER_LOG_REQUESTS": "false",
+        "CROUPIER_BOOTSTRAP_DEMO": "false",
+        "CROUPIER_BENCH_NULL_ENDPOINT": "true",
+        "CROUPIER_LOG_LEVEL": "WARNING",
+    }
+    croupier = Path(sys.executable).parent / "croupier"
+    process = subprocess.Popen(
+        [str(croupier), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    process.stderr.read().decode() if process.stderr else ""
+                ) from None
+            time.sleep(0.2)
+    raise RuntimeError("the server did not become ready in 30 s")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by a process group: a figure that, unlike
+    throughput, barely moves when other work shares the machine."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, ProcessLookupError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class RssSampler:
+    """Peak resident memory of the server's process group (parent and workers), summed,
+    and the CPU time the group used while sampling."""
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+        self.peak_kb = 0
+        self.cpu_seconds = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._cpu_start = group_cpu_seconds(self.pgid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.cpu_seconds = group_cpu_seconds(self.pgid) - self._cpu_start
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    if os.getpgid(int(entry.name)) != self.pgid:
+                        continue
+                    for line in (entry / "status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+                except (OSError, ProcessLookupError):
+                    continue
+            self.peak_kb = max(self.peak_kb, total)
+            self._stop.wait(0.1)
+
+
+# --- the scenarios ---------------------------------------------------------------------------
+
+
+def run_wrk(
+    scenario: Scenario, *, port: int, key: str, brand: str, seconds: int, threads: int
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "SCENARIO": scenario.lua,
+        "BATCH": str(scenario.batch),
+        "KEY": key,
+        "BRAND": brand,
+        "REPLAY": "1" if scenario.replay else "0",
+        "RUN": uuid.uuid4().hex[:8],
+    }
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(scenario.connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}",
+    ]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("WRK_JSON "))
+    result: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
+    return result
+
+
+def count_stored(engine: Engine, operator_id: str) -> int:
+    with Session(engine) as session:
+        count = session.scalar(
+            select(func.count()).select_from(Event).where(Event.operator_id == operator_id)
+        )
+        return int(count or 0)
+
+
+def wrk_row(
+    store: str,
+    scenario: Scenario,
+    result: dict[str, Any],
+    *,
+    stored: int | None,
+    peak_kb: int,
+    cpu_seconds: float,
+) -> Row:
+    seconds = result["duration_us"] / 1e6
+    requests_per_s = result["requests"] / seconds
+    errors = (
+        result["socket_errors"]
+        + result["status_errors"]
+        + result["timeouts"]
+        + result["non200"]
+        + result["failed"]
+    )
+    check = "-"
+    if stored is not None:
+        # wrk stops mid-flight: requests it sent but stopped waiting for may still be
+        # committed (at most one per connection), but nothing acknowledged may be missing.
+        unread = stored - result["accepted"]
+        if 0 <= unread <= scenario.connections * scenario.batch:
+            check = f"ok (+{unread} unread)" if unread else "ok"
+        else:
+            check = f"MISMATCH stored {stored}, acknowledged {result['accepted']}"
+    events_per_s = (result["accepted"] + result["duplicate"]) / seconds
+    if scenario.lua == "null":
+        events_per_s = requests_per_s * scenario.batch
+    return Row(
+        store,
+        scenario.name,
+        events_per_s,
+        requests_per_s,
+        result["p50_us"] / 1000,
+        result["p95_us"] / 1000,
+        result["p99_us"] / 1000,
+        errors,
+        peak_kb / 1024,
+        check,
+        cpu_seconds * 1e6 / max(1, (events_per_s * seconds)),
+    )
+
+
+def fixed_rate_row(
+    store: str,
+    *,
+    port: int,
+    key: str,
+    engine: Engine,
+    operator_id: str,
+    rate: int,
+    seconds: int,
+    pgid: int,
+) -> Row:
+    run = uuid.uuid4().hex[:8]
+
+    def make_request(number: int) -> bytes:
+        body = SINGLE_DEPOSIT.format(n=number, run=run).encode()
+        return (
+            f"POST /v2/s2s/event HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    with RssSampler(pgid) as rss:
+        result = asyncio.run(
+            fixed_rate("127.0.0.1", port, rate=rate, seconds=seconds, make_request=make_request)
+        )
+    stored = count_stored(engine, operator_id)
+    check = "ok" if stored == result.ok else f"MISMATCH stored {stored} != accepted {result.ok}"
+    return Row(
+        store,
+        f"single events at {rate} req/s offered",
+        result.ok / seconds,
+        result.sent / seconds,
+        result.percentile(50),
+        result.percentile(95),
+        result.percentile(99),
+        result.errors,
+        rss.peak_kb / 1024,
+        check,
+        rss.cpu_seconds * 1e6 / max(1, result.ok),
+    )
+
+
+def storage_ceiling(url: str, *, rows: int = 60_000, per_commit: int = 1000) -> Row:
+    """The same rows the DataPulse batch scenario stores, bulk-inserted with the driver."""
+    from croupier.dialects import datapulse
+    from croupier.ingest.auth import KeyInfo
+    from croupier.ingest.service import event_row
+    from croupier.ingest.store import EVENT_INSERTS
+    from croupier.kit import jsoncodec
+    from croupier.tenancy.service import Scope
+
+    engine = create_db_engine(url)
+    _key, brand, operator_id = make_key(engine, f"ceiling-{uuid.uuid4().hex[:6]}")
+    info = KeyInfo("ceiling", operator_id, brand, frozenset({brand}), Scope.INGEST, None, False)
+    future = datetime.now(UTC).replace(year=2100)
+    prepared = []
+    for number in range(rows):
+        wire = jsoncodec.decode(SINGLE_DEPOSIT.format(n=number, run="ceiling").encode())
+        draft = datapulse.parse(wire, future_limit=future)
+        assert not isinstance(draft, list)
+        prepared.append(event_row(draft, info, source="http", received_at=datetime.now(UTC)))
+    # The store's own encoder, so the ceiling inserts exactly what ingest inserts.
+    encoder = EVENT_INSERTS["sqlite" if url.startswith("sqlite") else "postgresql"]
+    columns = encoder.columns
+    sqlite = url.startswith("sqlite")
+    placeholder = "?" if sqlite else "%s"
+    sql = (
+        f"INSERT INTO events ({', '.join(columns)}) "
+        f"VALUES ({', '.join([placeholder] * len(columns))})"
+    )
+    params = [encoder.params(row) for row in prepared]
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        started = time.perf_counter()
+        for start in range(0, rows, per_commit):
+            chunk = params[start : start + per_commit]
+            if sqlite:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.executemany(sql, chunk)
+            else:  # PostgreSQL's fastest bulk path with this driver
+                with cursor.copy(f"COPY events ({', '.join(columns)}) FROM STDIN") as copy:
+                    for values in chunk:
+                        copy.write_row(values)
+            raw.commit()
+        elapsed = time.perf_counter() - started
+    finally:
+        raw.close()
+    stored = count_stored(engine, operator_id)
+    engine.dispose()
+    return Row(
+        "",
+        f"storage ceiling ({'executemany' if sqlite else 'COPY'}, {per_commit} rows/commit)",
+        rows / elapsed,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        "ok" if stored == rows else "MISMATCH",
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def bench_store(store: str, args: argparse.Namespace) -> list[Row]:
+    workdir = Path(tempfile.mkdtemp(prefix="croupier-bench-"))
+    url, cleanup = prepare_store(store, workdir)
+    engine = create_db_engine(url)
+    rows: list[Row] = []
+    try:
+        ceiling = storage_ceiling(url)
+        ceiling.store = store
+        rows.append(ceiling)
+        print_row(ceiling)
+        port = free_port()
+        server = start_server(url, port, args.workers)
+        try:
+            for scenario in SCENARIOS:
+                if args.only and not any(word in scenario.name for word in args.only):
+                    continue
+                key, brand, operator_id = make_key(engine, f"s-{uuid.uuid4().hex[:8]}")
+                with RssSampler(server.pid) as rss:
+                    result = run_wrk(
+                        scenario,
+                        port=port,
+                        key=key,
+                        brand=brand,
+                        seconds=args.seconds,
+                        threads=args.threads,
+                    )
+                stored = None if scenario.lua == "null" else count_stored(engine, operator_id)
+                row = wrk_row(
+                    store,
+                    scenario,
+                    result,
+                    stored=stored,
+                    peak_kb=rss.peak_kb,
+                    cpu_seconds=rss.cpu_seconds,
+                )
+                rows.append(row)
+                print_row(row)
+            key, _brand, operator_id = make_key(engine, f"r-{uuid.uuid4().hex[:8]}")
+            row = fixed_rate_row(
+                store,
+                port=port,
+                key=key,
+                engine=engine,
+                operator_id=operator_id,
+                rate=args.rate,
+                seconds=args.seconds,
+                pgid=server.pid,
+            )
+            rows.append(row)
+            print_row(row)
+        finally:
+            stop_server(server)
+    finally:
+        engine.dispose()
+        cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rows
+
+
+HEADER = (
+    "| store | scenario | events/s | req/s | p50 ms | p95 ms | p99 ms | errors | "
+    "peak RSS MB | server CPU µs/event | stored = accepted |"
+)
+
+
+def format_row(row: Row) -> str:
+    return (
+        f"| {row.store} | {row.scenario} | {row.events_per_s:,.0f} | "
+        f"{row.requests_per_s:,.0f} | {row.p50_ms:.1f} | {row.p95_ms:.1f} | "
+        f"{row.p99_ms:.1f} | {row.errors} | {row.peak_rss_mb:.0f} | "
+        f"{row.cpu_us_per_event:.0f} | {row.check} |"
+    )
+
+
+def print_row(row: Row) -> None:
+    print(format_row(row), flush=True)
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024 / 1024:.0f} GiB, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+def summarize(rows: list[Row]) -> list[str]:
+    lines = []
+    for store in sorted({row.store for row in rows}):
+        mine = {row.scenario: row for row in rows if row.store == store}
+        storage = next((r for n, r in mine.items() if n.startswith("storage ceiling")), None)
+        http = next((r for n, r in mine.items() if n.startswith("http ceiling")), None)
+        batch = mine.get("DataPulse batch of 100")
+        single = mine.get("DataPulse single events")
+        if batch and storage:
+            lines.append(
+                f"- {store}: batch of 100 = {batch.events_per_s:,.0f} events/s = "
+                f"{batch.events_per_s / storage.events_per_s:.0%} of the storage ceiling"
+            )
+        if single and http:
+            lines.append(
+                f"- {store}: single events = {single.requests_per_s:,.0f} req/s = "
+                f"{single.requests_per_s / http.requests_per_s:.0%} of the HTTP ceiling"
+            )
+    return lines
+
+
+def record(rows: list[Row], args: argparse.Namespace) -> None:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = [
+        f"\n## {stamp} — commit {commit}\n",
+        f"Machine: {machine()}. Load generator on the same machine (wrk, {args.threads} "
+        f"threads; open-loop asyncio client for the fixed rate). Server: `croupier serve "
+        f"--workers {args.workers}`, {args.seconds} s per scenario.\n",
+        HEADER,
+        "|" + "---|" * 11,
+        *[format_row(row) for row in rows],
+        "",
+        *summarize(rows),
+        "",
+    ]
+    if not RESULTS.exists():
+        RESULTS.write_text(
+            "# Benchmark results\n\nNewest last; earlier rows stay so progress "
+            "shows. `make bench` appends a block.\n"
+        )
+    with RESULTS.open("a") as results:
+        results.write("\n".join(block))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--rate", type=int, default=1000, help="fixed-rate scenario, req/s")
+    parser.add_argument("--only", nargs="*", help="run scenarios whose name contains a word")
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+    print(f"machine: {machine()}")
+    print(HEADER)
+    rows: list[Row] = []
+    for store in args.stores.split(","):
+        rows.extend(bench_store(store.strip(), args))
+    print("\n".join(summarize(rows)))
+    if args.record:
+        record(rows, args)
+        print(f"recorded in {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

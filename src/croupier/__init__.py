@@ -1,0 +1,3 @@
+"""Croupier: a player-event platform for online gaming operators."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,228 @@
+"""``create_app(settings)``: wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from croupier import __version__
+from croupier.events import routes as event_routes
+from croupier.ingest import routes as ingest_routes
+from croupier.ingest.auth import KeyRegistry
+from croupier.ingest.ratelimit import RateLimiter
+from croupier.ingest.routes import FrontRoute
+from croupier.ingest.service import IngestService
+from croupier.ingest.store import EventStore
+from croupier.ingest.writer import GroupWriter
+from croupier.kit.db import create_db_engine
+from croupier.kit.errors import ApiError, StoreUnavailable
+from croupier.kit.observability import AccessLog, Metrics
+from croupier.settings import Settings
+from croupier.web import Services, error_response, json_response, services
+
+log = logging.getLogger(__name__)
+_PRUNE_EVERY_SECONDS = 3600
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    engine = engine or create_db_engine(
+        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    store = EventStore(engine)
+    metrics = Metrics()
+    writer = GroupWriter(
+        store,
+        queue_size=settings.writer_queue_size,
+        max_group_events=settings.writer_max_batch_events,
+        on_commit=metrics.observe_group,
+    )
+    svc = Services(
+        settings=settings,
+        engine=engine,
+        keys=KeyRegistry(engine, cache_seconds=settings.key_cache_seconds),
+        limiter=RateLimiter(
+            default=settings.rate_limit_default, storage_uri=settings.rate_limit_storage
+        ),
+        store=store,
+        writer=writer,
+        ingest=IngestService(writer, max_rejected_payload=settings.rejected_max_payload_bytes),
+        metrics=metrics,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await writer.start()
+        pruner = asyncio.create_task(_prune_forever(svc), name="croupier-prune-rejected")
+        try:
+            yield
+        finally:
+            pruner.cancel()
+            await writer.stop()
+            await svc.limiter.close()
+
+    app = CroupierAPI(
+        title="Croupier",
+        version=__version__,
+        summary="Player events in the DataPulse, Revvvs and Fast Track formats, stored once.",
+        lifespan=lifespan,
+    )
+    app.state.services = svc
+    app.include_router(event_routes.router)
+    _add_operations(app)
+    _add_error_handlers(app)
+    ingest = ingest_routes.ingest_routes(settings)
+    front_routes: list[FrontRoute] = list(ingest)
+    if settings.bench_null_endpoint:
+        front_routes.append(_NullRoute())
+    _describe_api(app, ingest_routes.openapi_paths(ingest))
+    # Innermost first: the ingest front sits inside the access log, before FastAPI's router.
+    fastapi_methods: dict[str, set[str]] = {}
+    for route in [*app.routes, *event_routes.router.routes]:
+        methods = set(getattr(route, "methods", None) or ())
+        if "GET" in methods:
+            methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+        fastapi_methods.setdefault(getattr(route, "path", ""), set()).update(methods)
+    app.front = AccessLog(
+        ingest_routes.IngestApp(
+            app.fastapi_stack, routes=front_routes, fallback_methods=fastapi_methods
+        ),
+        metrics=metrics,
+        enabled=settings.log_requests,
+    )
+    return app
+
+
+class CroupierAPI(FastAPI):
+    """FastAPI, with the hot ingest routes served in front of its middleware stack.
+
+    Every request passes the access log, then the ingest front; what the front does not
+    serve (reads, operations, docs, lifespan) goes on through FastAPI's own stack. The
+    front answers its own errors in the same error model.
+    """
+
+    front: ASGIApp
+
+    async def fastapi_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        await self.front(scope, receive, send)
+
+
+async def _prune_forever(svc: Services) -> None:
+    keep = timedelta(days=svc.settings.rejected_retention_days)
+    while True:
+        try:
+            removed = await svc.writer.run_in_writer_thread(svc.store.prune_rejected, keep)
+            if removed:
+                log.info("pruned rejected events", extra={"fields": {"removed": removed}})
+        except StoreUnavailable as exc:
+            log.warning("could not prune rejected events: %s", exc)
+        await asyncio.sleep(_PRUNE_EVERY_SECONDS)
+
+
+def _add_operations(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["Operations"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["Operations"], summary="The store is reachable")
+    async def readyz(request: Request) -> Response:
+        try:
+            await run_in_threadpool(services(request).store.ping)
+        except StoreUnavailable:
+            return json_response(request, {"status": "unavailable"}, 503, {"Retry-After": "5"})
+        return json_response(request, {"status": "ready"})
+
+    @app.get(
+        "/metrics",
+        tags=["Operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
+    async def metrics(request: Request) -> Response:
+        data = generate_latest(services(request).metrics.registry)
+        return PlainTextResponse(data, media_type=CONTENT_TYPE_LATEST)
+
+
+class _NullRoute:
+    """Benchmarks only: reads the body and answers 200 with no work (the HTTP ceiling)."""
+
+    method = "POST"
+    path = "/_bench/null"
+
+    async def handle(self, request: Request) -> Response:
+        await request.body()
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def on_error(request: Request, exc: Exception) -> Response:
+        return error_response(request, exc)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        details = [
+            {
+                "field": ".".join(str(p) for p in e["loc"][1:]),
+                "code": "invalid_value",
+                "message": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        error = ApiError(400, "invalid_query", "invalid request parameters", details=details)
+        return error_response(request, error)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        error = ApiError(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+        return error_response(request, error)
+
+    app.add_exception_handler(ApiError, on_error)
+    app.add_exception_handler(StoreUnavailable, on_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+def _describe_api(app: FastAPI, ingest_paths: dict[str, dict[str, Any]]) -> None:
+    """The OpenAPI document: FastAPI's routes, the ingest front's routes, the key scheme."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    # Bad parameters answer 400 in the error model, never FastAPI's 422.
+                    operation.get("responses", {}).pop("422", None)
+            for path, operations in ingest_paths.items():
+                schema["paths"].setdefault(path, {}).update(operations)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+__all__ = ["create_app"]

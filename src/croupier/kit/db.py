@@ -1,0 +1,162 @@
+"""Database engine, column types and the declarative base shared by every domain."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from sqlalchemy import DateTime, Dialect, MetaData, Numeric, String, event
+from sqlalchemy.engine import Connection, Engine, create_engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.types import TypeDecorator
+from starlette.concurrency import run_in_threadpool
+
+from croupier.kit import jsoncodec
+from croupier.kit.errors import StoreUnavailable
+from croupier.kit.money import decimal_text
+
+T = TypeVar("T")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Exact decimals: NUMERIC on PostgreSQL, the decimal as text on SQLite (no decimal type)."""
+
+    impl = String(64)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(String(64))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return decimal_text(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the engine stores."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _json_dumps(value: Any) -> str:
+    return jsoncodec.encode(value).decode()
+
+
+def write_session(engine: Engine) -> Session:
+    """A session for a unit of work that writes. On SQLite it takes the write lock at BEGIN,
+    so it waits its turn behind the ingest writer instead of failing to upgrade a read lock
+    ("database is locked")."""
+    return Session(engine.execution_options(sqlite_immediate=True))
+
+
+# Driver errors raised where SQLAlchemy does not wrap them (psycopg's COPY on a raw cursor).
+DRIVER_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError)
+DRIVER_INTEGRITY = (psycopg.IntegrityError, sqlite3.IntegrityError)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Errors that mean the store cannot be reached or is locked, not that the query is wrong."""
+    if isinstance(exc, (OperationalError, InterfaceError, *DRIVER_UNAVAILABLE)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_db_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=_json_dumps,
+            json_deserializer=jsoncodec.decode_text,
+        )
+        _configure_sqlite(engine, sqlite_synchronous)
+        return engine
+    return create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_serializer=_json_dumps,
+        json_deserializer=jsoncodec.decode_text,
+    )
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN, so the writer can take the lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def unavailable_as_503() -> Iterator[None]:
+    """Store errors that mean "cannot reach or lock the store" become StoreUnavailable
+    (answered 503 + Retry-After); any other error stays what it is."""
+    try:
+        yield
+    except (DBAPIError, *DRIVER_UNAVAILABLE) as exc:
+        if is_unavailable(exc):
+            raise StoreUnavailable(str(exc)) from exc
+        raise
+
+
+async def in_db_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking store work off the event loop; an unreachable store is a StoreUnavailable."""
+    with unavailable_as_503():
+        return await run_in_threadpool(fn, *args)

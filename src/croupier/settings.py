@@ -1,0 +1,52 @@
+"""All configuration, read from ``CROUPIER_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CROUPIER_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/croupier.db"
+    # FULL keeps every acknowledged commit through a power loss; NORMAL only through a crash.
+    sqlite_synchronous: str = Field(default="FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    # Rate limits: a per-key override wins over this default.
+    rate_limit_default: str = "60/minute"
+    rate_limit_storage: str = "memory://"
+
+    # Request limits.
+    max_body_bytes: int = 1024 * 1024
+    max_batch_body_bytes: int = 10 * 1024 * 1024
+    datapulse_max_batch: int = 1000
+    revvvs_max_batch: int = 100
+    future_tolerance_seconds: int = 24 * 3600
+
+    # Group-commit writer.
+    writer_queue_size: int = 2000
+    writer_max_batch_events: int = 5000
+    store_retry_after_seconds: int = 5
+
+    # Rejected events are kept for inspection, bounded.
+    rejected_retention_days: int = 14
+    rejected_max_payload_bytes: int = 64 * 1024
+
+    # How long a looked-up API key stays cached in a process (revocations apply within it).
+    key_cache_seconds: float = 5.0
+
+    # The demo tenant created on first start of ``croupier serve``.
+    bootstrap_demo: bool = True
+    demo_api_key: SecretStr | None = None
+
+    # Benchmarks only: POST /_bench/null reads the body and answers 200 with no work (the
+    # HTTP ceiling the ingest endpoints are measured against).
+    bench_null_endpoint: bool = False
+
+    log_level: str = "INFO"
+    log_requests: bool = True

@@ -1,0 +1,62 @@
+"""Plain factory functions for test data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from croupier.tenancy import service as tenancy
+from croupier.tenancy.service import Scope
+
+
+@dataclass(frozen=True)
+class Tenant:
+    operator_id: str
+    brand_id: str
+    other_brand_id: str
+    key: str
+    key_id: str
+    read_key: str
+    admin_key: str
+    test_key: str
+
+
+def make_tenant(engine: Engine, *, name: str, rate_limit: str | None = "100000/minute") -> Tenant:
+    """An operator with two brands, and keys of every scope (generous limits unless asked)."""
+    with Session(engine) as session, session.begin():
+        operator = tenancy.create_operator(session, name=name, currency="EUR")
+        brand = tenancy.create_brand(session, operator=operator, name=f"{name}-casino")
+        other = tenancy.create_brand(session, operator=operator, name=f"{name}-sports")
+
+        def issue(scope: Scope = Scope.INGEST, *, test: bool = False) -> tenancy.IssuedKey:
+            return tenancy.create_key(
+                session,
+                operator=operator,
+                brand=brand,
+                scope=scope,
+                rate_limit=rate_limit,
+                is_test=test,
+            )
+
+        ingest = issue()
+        return Tenant(
+            operator_id=operator.id,
+            brand_id=brand.id,
+            other_brand_id=other.id,
+            key=ingest.secret,
+            key_id=ingest.key.id,
+            read_key=issue(Scope.READ).secret,
+            admin_key=issue(Scope.ADMIN).secret,
+            test_key=issue(test=True).secret,
+        )
+
+
+def add_key(engine: Engine, *, operator: str, rate_limit: str | None = None) -> tuple[str, str]:
+    """Another ingest key for an existing operator: (key id, secret)."""
+    with Session(engine) as session, session.begin():
+        owner = tenancy.get_operator(session, name=operator)
+        brand = tenancy.resolve_brand(session, operator=owner, brand=None)
+        issued = tenancy.create_key(session, operator=owner, brand=brand, rate_limit=rate_limit)
+        return issued.key.id, issued.secret

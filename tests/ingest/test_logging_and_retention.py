@@ -1,0 +1,66 @@
+"""One structured log line per request (never the key); rejected events pruned by age."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+from helpers import count_rejected, dp_event, headers
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+
+from conftest import app_client
+from croupier.events.models import RejectedEvent
+from croupier.ingest.store import EventStore
+from croupier.kit.observability import JsonFormatter
+from croupier.kit.timeparse import utcnow
+from croupier.settings import Settings
+from factories import Tenant
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_one_json_line_per_request(
+    settings: Settings, engine: Engine, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="croupier.request")
+    async with app_client(settings, engine, log_requests=True) as client:
+        await client.post(
+            "/v2/s2s/batch",
+            json=[dp_event(), dp_event(currency="NOPE")],
+            headers=headers(tenant.key),
+        )
+    [record] = [r for r in caplog.records if r.name == "croupier.request"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["key_id"] == tenant.key_id
+    assert line["format"] == "datapulse"
+    assert line["endpoint"] == "datapulse.batch"
+    assert (line["events"], line["accepted"], line["rejected"]) == (2, 1, 1)
+    assert line["status"] == 200
+    assert line["latency_ms"] >= 0
+    assert tenant.key not in JsonFormatter().format(record)
+
+
+def test_rejected_events_are_pruned_by_age(engine: Engine, tenant: Tenant) -> None:
+    store = EventStore(engine)
+    rejection = {
+        "operator_id": tenant.operator_id,
+        "api_key_id": tenant.key_id,
+        "format": "datapulse",
+        "source": "http",
+        "endpoint": "datapulse.event",
+        "position": None,
+        "errors": [],
+        "payload": "{}",
+    }
+    store.write([], [dict(rejection, received_at=utcnow()), dict(rejection, received_at=utcnow())])
+    with engine.begin() as conn:
+        conn.execute(
+            update(RejectedEvent)
+            .where(RejectedEvent.id == 1)
+            .values(received_at=utcnow() - timedelta(days=30))
+        )
+    assert store.prune_rejected(older_than=timedelta(days=14)) == 1
+    assert count_rejected(engine) == 1
