@@ -100,6 +100,8 @@ def settings(database_url: str) -> Settings:
         log_requests=False,
         key_cache_seconds=0,
         bootstrap_demo=False,
+        # Tests run the projector themselves (tests/projections/support.py), deterministically.
+        projector_in_process=False,
         _env_file=None,
     )  # type: ignore[call-arg]
 

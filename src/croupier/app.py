@@ -31,6 +31,8 @@ from croupier.ingest.writer import GroupWriter
 from croupier.kit.db import create_db_engine
 from croupier.kit.errors import ApiError, StoreUnavailable
 from croupier.kit.observability import AccessLog, Metrics
+from croupier.projections import registry
+from croupier.projections.engine import Projector, ProjectorThread
 from croupier.settings import Settings
 from croupier.web import Services, error_response, json_response, services
 
@@ -44,11 +46,23 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     store = EventStore(engine)
     metrics = Metrics()
+    projector = Projector(
+        engine,
+        registry.handlers(),
+        batch_size=settings.projector_batch_events,
+        observe=metrics.observe_projection,
+    )
+    projector_thread = ProjectorThread(projector, poll_seconds=settings.projector_poll_seconds)
+
+    def on_commit(requests: int, events: int, seconds: float) -> None:
+        metrics.observe_group(requests, events, seconds)
+        projector_thread.notify()
+
     writer = GroupWriter(
         store,
         queue_size=settings.writer_queue_size,
         max_group_events=settings.writer_max_batch_events,
-        on_commit=metrics.observe_group,
+        on_commit=on_commit,
     )
     svc = Services(
         settings=settings,
@@ -61,17 +75,22 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         writer=writer,
         ingest=IngestService(writer, max_rejected_payload=settings.rejected_max_payload_bytes),
         metrics=metrics,
+        projector=projector,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await writer.start()
         pruner = asyncio.create_task(_prune_forever(svc), name="croupier-prune-rejected")
+        if settings.projector_in_process:
+            projector_thread.start()
         try:
             yield
         finally:
             pruner.cancel()
             await writer.stop()
+            if settings.projector_in_process:
+                await asyncio.to_thread(projector_thread.stop)
             await svc.limiter.close()
 
     app = CroupierAPI(
@@ -82,6 +101,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     app.state.services = svc
     app.include_router(event_routes.router)
+    for router in registry.routers():
+        app.include_router(router)
     _add_operations(app)
     _add_error_handlers(app)
     ingest = ingest_routes.ingest_routes(settings)
@@ -91,7 +112,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     _describe_api(app, ingest_routes.openapi_paths(ingest))
     # Innermost first: the ingest front sits inside the access log, before FastAPI's router.
     fastapi_methods: dict[str, set[str]] = {}
-    for route in [*app.routes, *event_routes.router.routes]:
+    for route in app.routes:
         methods = set(getattr(route, "methods", None) or ())
         if "GET" in methods:
             methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from fastapi import FastAPI
@@ -12,6 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from croupier.kit import migrate
+
+if TYPE_CHECKING:
+    from croupier.projections.engine import Projector
 from croupier.kit.db import create_db_engine, is_sqlite, write_session
 from croupier.kit.observability import configure_logging
 from croupier.settings import Settings
@@ -55,10 +58,21 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @operators_cli.command("create")
-def operators_create(name: str, currency: Annotated[str, typer.Option()] = "EUR") -> None:
+def operators_create(
+    name: str,
+    currency: Annotated[str, typer.Option(help="reporting currency")] = "EUR",
+    session_gap_minutes: Annotated[
+        int, typer.Option(help="inactivity that ends a casino session")
+    ] = 30,
+) -> None:
     """Create an operator with its reporting currency."""
     with _session() as session:
-        operator = tenancy.create_operator(session, name=name, currency=currency.upper())
+        operator = tenancy.create_operator(
+            session,
+            name=name,
+            currency=currency.upper(),
+            session_gap_minutes=session_gap_minutes,
+        )
         typer.echo(
             f"operator {operator.name} created: id {operator.id}, currency {operator.currency}"
         )
@@ -189,6 +203,64 @@ def serve(
         # click endpoint will trust a proxy only where configured to.
         proxy_headers=False,
     )
+
+
+@cli.command("worker")
+def worker() -> None:
+    """Run the projector as its own process (production: set
+    CROUPIER_PROJECTOR_IN_PROCESS=false on the API processes). Stops on SIGINT/SIGTERM."""
+    import signal
+    import threading
+
+    from croupier.projections.engine import run_worker
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    typer.echo("projector running; Ctrl-C stops it after the current batch")
+    try:
+        run_worker(
+            _projector(engine, settings), poll_seconds=settings.projector_poll_seconds, stop=stop
+        )
+    finally:
+        engine.dispose()
+
+
+@cli.command("replay")
+def replay(
+    operator: Annotated[
+        str | None, typer.Option(help="rebuild only this operator's projections (name)")
+    ] = None,
+) -> None:
+    """Rebuild every projection from the event log."""
+    from sqlalchemy import select
+
+    from croupier.tenancy.models import Operator
+
+    settings = Settings()
+    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        operator_id = None
+        if operator is not None:
+            with Session(engine) as session:
+                operator_id = session.scalar(select(Operator.id).where(Operator.name == operator))
+            if operator_id is None:
+                typer.secho(f"error: no operator {operator!r}", fg=typer.colors.RED, err=True)
+                raise typer.Exit(1)
+        applied = _projector(engine, settings).replay(operator_id)
+    finally:
+        engine.dispose()
+    typer.echo(f"replayed {applied} events")
+
+
+def _projector(engine: Engine, settings: Settings) -> Projector:
+    from croupier.projections import registry
+    from croupier.projections.engine import Projector
+
+    return Projector(engine, registry.handlers(), batch_size=settings.projector_batch_events)
 
 
 def _bootstrap(engine: Engine, settings: Settings) -> None:

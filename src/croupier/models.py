@@ -1,8 +1,22 @@
 """Every table, in one metadata: what migrations are checked against."""
 
+from croupier.bonuses import models as _bonuses
+from croupier.casino import models as _casino
 from croupier.events import models as _events
 from croupier.kit.db import Base
+from croupier.players import models as _players
+from croupier.projections import models as _projections
+from croupier.reports import models as _reports
 from croupier.tenancy import models as _tenancy
 
 metadata = Base.metadata
-__all__ = ["_events", "_tenancy", "metadata"]
+__all__ = [
+    "_bonuses",
+    "_casino",
+    "_events",
+    "_players",
+    "_projections",
+    "_reports",
+    "_tenancy",
+    "metadata",
+]

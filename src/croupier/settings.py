@@ -48,5 +48,11 @@ class Settings(BaseSettings):
     # HTTP ceiling the ingest endpoints are measured against).
     bench_null_endpoint: bool = False
 
+    # Projections: run the projector inside ``croupier serve`` (embedded), or leave it to
+    # ``croupier worker`` processes (production).
+    projector_in_process: bool = True
+    projector_batch_events: int = Field(default=2000, ge=1, le=50_000)
+    projector_poll_seconds: float = Field(default=1.0, gt=0)
+
     log_level: str = "INFO"
     log_requests: bool = True

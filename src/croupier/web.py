@@ -20,8 +20,12 @@ from croupier.ingest.writer import GroupWriter
 from croupier.kit import jsoncodec
 from croupier.kit.errors import ApiError, StoreUnavailable
 from croupier.kit.observability import Metrics
+from croupier.projections.engine import Projector
 from croupier.settings import Settings
 from croupier.tenancy.service import UNLIMITED, Scope
+
+# Projections and reports: read or admin keys.
+READ_PROJECTIONS = frozenset({Scope.READ, Scope.ADMIN})
 
 
 @dataclass(slots=True)
@@ -36,6 +40,7 @@ class Services:
     writer: GroupWriter
     ingest: IngestService
     metrics: Metrics
+    projector: Projector
 
 
 def services(request: Request) -> Services:

@@ -29,6 +29,14 @@ class Event(Base):
             postgresql_where=text(BET_PREDICATE),
             sqlite_where=text(BET_PREDICATE),
         ),
+        # The projector's read order on PostgreSQL; empty on SQLite, where tx_id is 0.
+        Index(
+            "ix_events_tx_seq",
+            "tx_id",
+            "seq",
+            postgresql_where=text("tx_id > 0"),
+            sqlite_where=text("tx_id > 0"),
+        ),
         Index(
             "ix_events_parent_transaction",
             "operator_id",
@@ -39,6 +47,11 @@ class Event(Base):
     )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    # PostgreSQL stamps each row with its writing transaction (the migration sets the
+    # default to pg_current_xact_id()), so the projector reads only what every older
+    # transaction has finished writing (DESIGN.md, "Commit order vs seq"). SQLite has one
+    # writer at a time: commit order is seq order, and tx_id stays 0.
+    tx_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     operator_id: Mapped[str] = mapped_column(String(36))
     brand_id: Mapped[str] = mapped_column(String(64))

@@ -134,7 +134,10 @@ class EventInsert:
     form: SQLAlchemy's per-value bind processing cost more than SQLite's own insert."""
 
     def __init__(self, dialect: str) -> None:
-        self.columns = columns = [c.name for c in Event.__table__.columns if c.name != "seq"]
+        # seq and tx_id are the store's: the sequence and the writing transaction fill them.
+        self.columns = columns = [
+            c.name for c in Event.__table__.columns if c.name not in ("seq", "tx_id")
+        ]
         sqlite = dialect == "sqlite"
         marker = "?" if sqlite else "%s"
         values = [marker] * len(columns)

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -49,6 +49,33 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+
+        self.projected = Counter(
+            "croupier_projection_events",
+            "Events applied to the projections (test-key events excluded)",
+            registry=self.registry,
+        )
+        self.projection_seconds = Histogram(
+            "croupier_projection_batch_seconds",
+            "Time to apply and commit one projection batch",
+            registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.projection_lag = Gauge(
+            "croupier_projection_lag_seconds",
+            "Age of the last event applied while the projector is behind; 0 once caught up",
+            registry=self.registry,
+        )
+
+    def observe_projection(self, result: Any, seconds: float) -> None:
+        """Told of every projection batch (a projections.engine.BatchResult)."""
+        self.projected.inc(result.applied)
+        self.projection_seconds.observe(seconds)
+        if result.more and result.last_received_at is not None:
+            lag = time.time() - result.last_received_at.timestamp()
+            self.projection_lag.set(max(0.0, lag))
+        else:
+            self.projection_lag.set(0)
 
     def count_events(self, fmt: str, kind: str, result: str, count: int) -> None:
         # labels() validates and locks on every call; the children are few, keep them.

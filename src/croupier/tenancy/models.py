@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from croupier.kit.db import Base, UtcDateTime
@@ -17,6 +17,8 @@ class Operator(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     currency: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Casino sessions end after this much inactivity (a change applies from the next replay).
+    session_gap_minutes: Mapped[int] = mapped_column(Integer, server_default=text("30"), default=30)
 
 
 class Brand(Base):

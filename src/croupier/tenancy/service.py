@@ -42,12 +42,22 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_operator(session: Session, *, name: str, currency: str = "EUR") -> Operator:
+def create_operator(
+    session: Session, *, name: str, currency: str = "EUR", session_gap_minutes: int = 30
+) -> Operator:
     if currency not in ISO_4217:
         raise TenancyError(f"{currency!r} is not an ISO 4217 currency code")
+    if not 1 <= session_gap_minutes <= 24 * 60:
+        raise TenancyError("the session gap must be between 1 and 1440 minutes")
     if session.scalar(select(Operator).where(Operator.name == name)) is not None:
         raise TenancyError(f"operator {name!r} already exists")
-    operator = Operator(id=str(uuid.uuid4()), name=name, currency=currency, created_at=utcnow())
+    operator = Operator(
+        id=str(uuid.uuid4()),
+        name=name,
+        currency=currency,
+        session_gap_minutes=session_gap_minutes,
+        created_at=utcnow(),
+    )
     session.add(operator)
     session.flush()
     return operator

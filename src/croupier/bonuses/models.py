@@ -1,0 +1,3 @@
+"""Tables of the bonuses projection."""
+
+from __future__ import annotations

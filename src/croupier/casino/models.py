@@ -1,0 +1,3 @@
+"""Tables of the casino projection."""
+
+from __future__ import annotations

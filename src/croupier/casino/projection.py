@@ -1,0 +1,17 @@
+"""Projection handler for casino (being built)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+from croupier.projections.engine import Context, EventRow
+
+
+class Handler:
+    tables: tuple[Table, ...] = ()
+
+    def apply(self, session: Session, events: Sequence[EventRow], context: Context) -> None:
+        return None

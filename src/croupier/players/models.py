@@ -1,0 +1,3 @@
+"""Tables of the players projection."""
+
+from __future__ import annotations

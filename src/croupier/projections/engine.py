@@ -1,0 +1,277 @@
+"""The projector: reads the event log in commit order and folds it into the domain tables.
+
+Every batch is one transaction: read the next events after the checkpoint, let each
+domain's handler apply them, move the checkpoint. A crash therefore never applies an
+event twice or skips one. On PostgreSQL the log is read in (tx_id, seq) order and only
+below the oldest transaction still in flight, so a row that commits late is never
+skipped. Handlers are folds keyed by natural keys (or recompute what a late event
+touches), so the result depends on the set of events, not on their arrival order:
+an incremental build equals a full replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Row, Table, delete, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from croupier.events.models import Event
+from croupier.kit.db import is_unavailable, write_session
+from croupier.projections.models import Checkpoint
+from croupier.tenancy.models import Operator
+
+log = logging.getLogger("croupier.projector")
+
+MAIN = "main"
+DEFAULT_BATCH = 2000
+# The columns projections use: everything but the raw payload and the ingest bookkeeping.
+COLUMNS = tuple(
+    column
+    for column in Event.__table__.columns
+    if column.name not in ("raw", "idempotency_key", "content_hash", "api_key_id", "source")
+)
+EventRow = Row[Any]
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    currency: str
+    session_gap: timedelta
+
+
+class Context:
+    """What handlers may need beyond the events: per-operator settings, read once a batch."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        rows = session.execute(
+            select(Operator.id, Operator.currency, Operator.session_gap_minutes)
+        ).all()
+        self._operators = {
+            row.id: OperatorSettings(row.currency, timedelta(minutes=row.session_gap_minutes))
+            for row in rows
+        }
+
+    def operator(self, operator_id: str) -> OperatorSettings:
+        return self._operators[operator_id]
+
+
+class Handler(Protocol):
+    """One domain's projection. ``tables`` are the tables it owns (each has an
+    ``operator_id`` column); replay empties them before folding the log again."""
+
+    tables: tuple[Table, ...]
+
+    def apply(self, session: Session, events: Sequence[EventRow], context: Context) -> None: ...
+
+
+@dataclass
+class BatchResult:
+    read: int
+    applied: int
+    last_received_at: datetime | None
+    more: bool
+
+
+Observer = Callable[[BatchResult, float], None]
+
+
+class Projector:
+    def __init__(
+        self,
+        engine: Engine,
+        handlers: Sequence[Handler],
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        observe: Observer | None = None,
+        name: str = MAIN,
+    ) -> None:
+        self.engine = engine
+        self.handlers = tuple(handlers)
+        self.batch_size = batch_size
+        self.observe = observe
+        self.name = name
+        self.postgres = engine.dialect.name == "postgresql"
+
+    # -- the incremental path -------------------------------------------------------------
+
+    def run_once(self) -> BatchResult:
+        """Apply the next batch of the log, if any, in one transaction."""
+        started = time.perf_counter()
+        with write_session(self.engine) as session, session.begin():
+            checkpoint = self._lock_checkpoint(session)
+            rows = self._read(session, checkpoint.tx_id, checkpoint.seq, self.batch_size)
+            if not rows:
+                return BatchResult(0, 0, None, more=False)
+            live = [row for row in rows if not row.is_test]
+            if live:
+                self._apply(session, live)
+            last = rows[-1]
+            checkpoint.tx_id, checkpoint.seq = last.tx_id, last.seq
+            checkpoint.events += len(live)
+            checkpoint.updated_at = datetime.now(UTC)
+        result = BatchResult(
+            len(rows), len(live), last.received_at, more=len(rows) == self.batch_size
+        )
+        if self.observe is not None:
+            self.observe(result, time.perf_counter() - started)
+        return result
+
+    def run_until_caught_up(self) -> int:
+        """Apply batches until the log is exhausted; the number of events applied."""
+        applied = 0
+        while True:
+            result = self.run_once()
+            applied += result.applied
+            if not result.more:
+                return applied
+
+    # -- replay ---------------------------------------------------------------------------
+
+    def replay(self, operator_id: str | None = None) -> int:
+        """Rebuild every projection from the log (or one operator's, in one transaction)."""
+        if operator_id is None:
+            with write_session(self.engine) as session, session.begin():
+                checkpoint = self._lock_checkpoint(session)
+                for table in self._tables():
+                    session.execute(delete(table))
+                checkpoint.tx_id = checkpoint.seq = checkpoint.events = 0
+            return self.run_until_caught_up()
+        applied = 0
+        with write_session(self.engine) as session, session.begin():
+            checkpoint = self._lock_checkpoint(session)
+            for table in self._tables():
+                session.execute(delete(table).where(table.c.operator_id == operator_id))
+            tx_id, seq = 0, 0
+            while True:
+                rows = self._read(
+                    session, tx_id, seq, self.batch_size, operator_id=operator_id, upto=checkpoint
+                )
+                if not rows:
+                    break
+                live = [row for row in rows if not row.is_test]
+                if live:
+                    self._apply(session, live)
+                applied += len(live)
+                tx_id, seq = rows[-1].tx_id, rows[-1].seq
+        return applied
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _tables(self) -> list[Table]:
+        return [table for handler in self.handlers for table in handler.tables]
+
+    def _apply(self, session: Session, rows: list[EventRow]) -> None:
+        context = Context(session)
+        for handler in self.handlers:
+            handler.apply(session, rows, context)
+
+    def _lock_checkpoint(self, session: Session) -> Checkpoint:
+        query = select(Checkpoint).where(Checkpoint.name == self.name)
+        if self.postgres:  # serializes projectors across processes; SQLite's BEGIN IMMEDIATE does
+            query = query.with_for_update()
+        checkpoint = session.scalars(query).one_or_none()
+        if checkpoint is None:
+            checkpoint = Checkpoint(
+                name=self.name, tx_id=0, seq=0, events=0, updated_at=datetime.now(UTC)
+            )
+            session.add(checkpoint)
+            session.flush()
+        return checkpoint
+
+    def _read(
+        self,
+        session: Session,
+        tx_id: int,
+        seq: int,
+        limit: int,
+        *,
+        operator_id: str | None = None,
+        upto: Checkpoint | None = None,
+    ) -> list[EventRow]:
+        query = select(*COLUMNS).limit(limit)
+        if operator_id is not None:
+            query = query.where(Event.operator_id == operator_id)
+        if self.postgres:
+            horizon = session.execute(
+                text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            ).scalar_one()
+            position = text("(events.tx_id, events.seq) > (:tx_id, :seq)").bindparams(
+                tx_id=tx_id, seq=seq
+            )
+            query = query.where(position, Event.tx_id < horizon, Event.tx_id > 0)
+            if upto is not None:
+                bound = text("(events.tx_id, events.seq) <= (:upto_tx, :upto_seq)").bindparams(
+                    upto_tx=upto.tx_id, upto_seq=upto.seq
+                )
+                query = query.where(bound)
+            query = query.order_by(Event.tx_id, Event.seq)
+        else:
+            query = query.where(Event.seq > seq).order_by(Event.seq)
+            if upto is not None:
+                query = query.where(Event.seq <= upto.seq)
+        return list(session.execute(query).all())
+
+
+class ProjectorThread:
+    """Runs the projector inside ``croupier serve``: woken by every ingest commit, and
+    polling once a second for commits made by other processes."""
+
+    def __init__(self, projector: Projector, *, poll_seconds: float = 1.0) -> None:
+        self.projector = projector
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def notify(self, *_args: Any) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="croupier-projector", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                self.projector.run_until_caught_up()
+                failures = 0
+            except Exception as exc:
+                # Never skip the batch: wait and try the same events again.
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                if is_unavailable(exc):
+                    log.warning("projector: store unavailable, retrying in %.1fs", delay)
+                else:
+                    log.exception("projector: batch failed, retrying in %.1fs", delay)
+                time.sleep(delay)
+                self._wake.set()
+
+
+def run_worker(projector: Projector, *, poll_seconds: float, stop: threading.Event) -> None:
+    """``croupier worker``: the projector as its own process, until ``stop`` is set."""
+    thread = ProjectorThread(projector, poll_seconds=poll_seconds)
+    thread.start()
+    try:
+        stop.wait()
+    finally:
+        thread.stop()

@@ -1,0 +1,28 @@
+"""Every domain's projection handler and read routes, in the order they apply."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from croupier.bonuses import projection as bonuses
+from croupier.bonuses import routes as bonus_routes
+from croupier.casino import projection as casino
+from croupier.casino import routes as casino_routes
+from croupier.players import projection as players
+from croupier.players import routes as player_routes
+from croupier.projections.engine import Handler
+from croupier.reports import projection as reports
+from croupier.reports import routes as report_routes
+
+
+def handlers() -> list[Handler]:
+    return [players.Handler(), casino.Handler(), bonuses.Handler(), reports.Handler()]
+
+
+def routers() -> list[APIRouter]:
+    return [
+        player_routes.router,
+        casino_routes.router,
+        bonus_routes.router,
+        report_routes.router,
+    ]

@@ -1,0 +1,3 @@
+"""Tables of the reports projection."""
+
+from __future__ import annotations
