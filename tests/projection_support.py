@@ -23,10 +23,12 @@ def projector(engine: Engine, *, batch_size: int = 2000) -> Projector:
 
 def project(engine: Engine) -> int:
     """Apply everything stored so far; the number of events applied."""
-    return projector(engine).run_until_caught_up()
+    return projector(engine).drain()
 
 
-async def send(client: httpx.AsyncClient, key: str, path: str, body: Any, method: str = "POST") -> Any:
+async def send(
+    client: httpx.AsyncClient, key: str, path: str, body: Any, method: str = "POST"
+) -> Any:
     """Send one request (Decimals as JSON numbers) and insist every event was accepted."""
     response = await client.request(
         method,

@@ -112,7 +112,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     _describe_api(app, ingest_routes.openapi_paths(ingest))
     # Innermost first: the ingest front sits inside the access log, before FastAPI's router.
     fastapi_methods: dict[str, set[str]] = {}
-    for route in app.routes:
+    # Included routers sit in app.routes as mounts without a path: list their routes too.
+    included = [
+        route for router in [event_routes.router, *registry.routers()] for route in router.routes
+    ]
+    for route in [*app.routes, *included]:
         methods = set(getattr(route, "methods", None) or ())
         if "GET" in methods:
             methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET

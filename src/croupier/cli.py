@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -26,10 +27,12 @@ db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
 operators_cli = typer.Typer(help="Operators (tenants).", no_args_is_help=True)
 brands_cli = typer.Typer(help="Brands of an operator.", no_args_is_help=True)
 keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
+fx_cli = typer.Typer(help="Exchange rates for reports.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(operators_cli, name="operators")
 cli.add_typer(brands_cli, name="brands")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(fx_cli, name="fx")
 
 
 @contextmanager
@@ -162,6 +165,34 @@ def keys_revoke(key_id: str) -> None:
     with _session() as session:
         key = tenancy.revoke_key(session, key_id=key_id)
         typer.echo(f"key {key.id} revoked")
+
+
+@fx_cli.command("load")
+def fx_load(
+    path: Annotated[Path, typer.Argument(help="CSV with the header date,currency,quote,rate")],
+    operator: Annotated[str, typer.Option(help="operator name")],
+) -> None:
+    """Load daily exchange rates (1 currency = rate quote), replacing the same day and pair.
+    Nothing is loaded if any line is invalid."""
+    from croupier.reports import fx
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        typer.secho(f"error: cannot read {path}: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    try:
+        rates = fx.parse_csv(text)
+    except fx.FxError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        for detail in exc.details:
+            where = f"line {detail['line']}: " if "line" in detail else ""
+            typer.secho(f"  {where}{detail['field']}: {detail['message']}", err=True)
+        raise typer.Exit(1) from None
+    with _session() as session:
+        owner = tenancy.get_operator(session, name=operator)
+        loaded = fx.store(session, operator_id=owner.id, rates=rates)
+    typer.echo(f"loaded {loaded} exchange rates for {operator}")
 
 
 @cli.command("serve")

@@ -54,7 +54,10 @@ def json_response(
     merged = dict(getattr(request.state, "rate_headers", {}))
     merged.update(headers or {})
     return Response(
-        jsoncodec.encode(body), status_code=status, headers=merged, media_type="application/json"
+        jsoncodec.encode_answer(body),
+        status_code=status,
+        headers=merged,
+        media_type="application/json",
     )
 
 

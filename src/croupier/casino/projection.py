@@ -1,4 +1,4 @@
-"""Projection handler for casino (being built)."""
+"""Projection handler for casino: game rounds and game sessions."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from croupier.casino import rounds, sessions
+from croupier.casino.models import ROUND_ACTIVITIES, ROUNDS, SESSIONS
 from croupier.projections.engine import Context, EventRow
 
 
 class Handler:
-    tables: tuple[Table, ...] = ()
+    tables: tuple[Table, ...] = (ROUND_ACTIVITIES, ROUNDS, SESSIONS)
 
     def apply(self, session: Session, events: Sequence[EventRow], context: Context) -> None:
-        return None
+        rounds.apply(session, events)
+        sessions.apply(session, events, context)

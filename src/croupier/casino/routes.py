@@ -1,7 +1,166 @@
-"""Read API for casino (being built)."""
+"""CRM read API for casino: a player's rounds and sessions, one round with its activities
+(read or admin keys, own operator only)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from croupier.casino import repository
+from croupier.casino.repository import Position
+from croupier.ingest.examples import error_responses
+from croupier.kit.db import in_db_thread
+from croupier.kit.errors import ApiError
+from croupier.web import READ_PROJECTIONS, authorize, json_response, services
 
 router = APIRouter(tags=["Casino"])
+_SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
+Brand = Annotated[
+    str | None,
+    Query(max_length=64, description="brand id; without it, every brand of the operator"),
+]
+Cursor = Annotated[str | None, Query(max_length=2000, description="next_cursor of the last page")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.get(
+    "/api/v1/players/{player_ref}/rounds",
+    summary="A player's game rounds, newest first, paged by cursor",
+    openapi_extra=_SECURITY,
+    responses=error_responses("400", "401", "403", "429", "503"),
+)
+async def list_player_rounds(
+    request: Request,
+    player_ref: str,
+    brand: Brand = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Response:
+    key = await authorize(request, READ_PROJECTIONS)
+    after = _position(cursor, size=3)
+    engine = services(request).engine
+
+    def load() -> list[dict[str, Any]]:
+        with Session(engine) as session:
+            return repository.player_rounds(
+                session,
+                operator_id=key.operator_id,
+                player_ref=player_ref,
+                brand_id=brand,
+                after=after,
+                limit=limit + 1,
+            )
+
+    found = await in_db_thread(load)
+    page, more = found[:limit], len(found) > limit
+    next_cursor = None
+    if more:
+        last = page[-1]
+        next_cursor = repository.make_cursor(
+            (last["started_at"], last["brand_id"], last["round_ref"])
+        )
+    rounds = [repository.round_json(row) for row in page]
+    return json_response(request, {"rounds": rounds, "next_cursor": next_cursor})
+
+
+@router.get(
+    "/api/v1/players/{player_ref}/sessions",
+    summary="A player's game sessions, newest first, paged by cursor",
+    openapi_extra=_SECURITY,
+    responses=error_responses("400", "401", "403", "429", "503"),
+)
+async def list_player_sessions(
+    request: Request,
+    player_ref: str,
+    brand: Brand = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Response:
+    key = await authorize(request, READ_PROJECTIONS)
+    after = _position(cursor, size=2)
+    engine = services(request).engine
+
+    def load() -> list[dict[str, Any]]:
+        with Session(engine) as session:
+            return repository.player_sessions(
+                session,
+                operator_id=key.operator_id,
+                player_ref=player_ref,
+                brand_id=brand,
+                after=after,
+                limit=limit + 1,
+            )
+
+    found = await in_db_thread(load)
+    page, more = found[:limit], len(found) > limit
+    next_cursor = None
+    if more:
+        next_cursor = repository.make_cursor((page[-1]["started_at"], page[-1]["brand_id"]))
+    sessions = [repository.session_json(row) for row in page]
+    return json_response(request, {"sessions": sessions, "next_cursor": next_cursor})
+
+
+@router.get(
+    "/api/v1/rounds/{round_id}",
+    summary="One game round with its bets, settlements and rollbacks",
+    openapi_extra=_SECURITY,
+    responses=error_responses("400", "401", "403", "404", "429", "503"),
+)
+async def get_round(
+    request: Request,
+    round_id: str,
+    brand: Brand = None,
+    player_ref: Annotated[
+        str | None, Query(max_length=255, description="needed when players share a round id")
+    ] = None,
+) -> Response:
+    key = await authorize(request, READ_PROJECTIONS)
+    engine = services(request).engine
+
+    def load() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        with Session(engine) as session:
+            found = repository.find_rounds(
+                session,
+                operator_id=key.operator_id,
+                round_ref=round_id,
+                brand_id=brand,
+                player_ref=player_ref,
+            )
+            if len(found) != 1:
+                return found, []
+            return found, repository.round_activities(session, game_round=found[0])
+
+    found, activities = await in_db_thread(load)
+    if not found:
+        raise ApiError(404, "not_found", f"no round {round_id!r} for this operator")
+    if len(found) > 1:
+        owners = ", ".join(f"{row['brand_id']}/{row['player_ref']}" for row in found)
+        raise ApiError(
+            400,
+            "ambiguous_round",
+            f"round {round_id!r} exists for several brand/player pairs ({owners}): "
+            "pass ?brand= and/or ?player_ref=",
+            details=[
+                {"field": "player_ref", "code": "required", "message": "one of " + owners},
+            ],
+        )
+    body = repository.round_json(found[0])
+    body["activities"] = [repository.activity_json(row) for row in activities]
+    return json_response(request, body)
+
+
+def _position(cursor: str | None, *, size: int) -> Position | None:
+    if cursor is None:
+        return None
+    position = repository.read_cursor(cursor, size=size)
+    if position is None:
+        raise ApiError(
+            400,
+            "invalid_query",
+            "cursor is not a next_cursor this API gave",
+            details=[{"field": "cursor", "code": "invalid_value", "message": "use next_cursor"}],
+        )
+    return position

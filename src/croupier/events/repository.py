@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from croupier.events.models import Event
-from croupier.kit import jsoncodec
 from croupier.kit.money import decimal_text
 
 _MONEY = ("amount", "exchange_rate", "stake", "ggr_delta")
-_HIDDEN = frozenset({"content_hash", "raw", "api_key_id", *_MONEY})
+_HIDDEN = frozenset({"content_hash", "raw", "api_key_id", "tx_id", *_MONEY})
 
 
 def get_event(session: Session, *, operator_id: str, event_id: str) -> Event | None:
@@ -54,5 +54,6 @@ def event_json(event: Event) -> dict[str, Any]:
         out[column.key] = value.isoformat() if isinstance(value, datetime) else value
     for name in _MONEY:
         out[name] = decimal_text(getattr(event, name))
-    out["payload"] = jsoncodec.decode_text(event.raw)
+    # The payload exactly as received: its numbers stay JSON numbers.
+    out["payload"] = msgspec.Raw(event.raw.encode())
     return out

@@ -10,6 +10,8 @@ import msgspec
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
 _encoder = msgspec.json.Encoder(decimal_format="number")
 _sorted_encoder = msgspec.json.Encoder(decimal_format="number", order="sorted")
+# API answers carry money as exact decimal strings, which no JSON client rounds.
+_answer_encoder = msgspec.json.Encoder(decimal_format="string")
 
 
 class InvalidJson(ValueError):
@@ -37,6 +39,11 @@ def decode(data: bytes) -> Any:
 
 def encode(value: Any) -> bytes:
     return _encoder.encode(value)
+
+
+def encode_answer(value: Any) -> bytes:
+    """JSON for API answers: Decimals as strings."""
+    return _answer_encoder.encode(value)
 
 
 def encode_sorted(value: Any) -> bytes:

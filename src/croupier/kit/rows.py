@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, select, tuple_
@@ -37,7 +38,12 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> No
     """Insert the rows, or replace every non-key column of those that exist."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
+    session.execute(_upsert_statement(table, session.get_bind().dialect.name), list(rows))
+
+
+@cache
+def _upsert_statement(table: Table, dialect: str) -> Any:
+    # Built once per table: constructing ``excluded`` costs more than a small batch's rows.
     statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
     names = primary_key(table)
     statement = statement.on_conflict_do_update(
@@ -48,4 +54,4 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> No
             if column.name not in names
         },
     )
-    session.execute(statement, list(rows))
+    return statement

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Table, delete, select, text
+from sqlalchemy import Row, Table, delete, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -134,6 +134,30 @@ class Projector:
             if not result.more:
                 return applied
 
+    def drain(self, *, timeout: float = 30.0) -> int:
+        """Apply everything committed so far. On PostgreSQL a row stays invisible to the
+        projector while an older transaction is still open anywhere on the server, so this
+        waits (up to ``timeout`` seconds) for such rows instead of stopping short."""
+        deadline = time.monotonic() + timeout
+        applied = self.run_until_caught_up()
+        while self.backlog() and time.monotonic() < deadline:
+            time.sleep(0.02)
+            applied += self.run_until_caught_up()
+        return applied
+
+    def backlog(self) -> int:
+        """Committed events after the checkpoint, whether or not they are readable yet."""
+        with Session(self.engine) as session:
+            checkpoint = session.get(Checkpoint, self.name)
+            tx_id, seq = (checkpoint.tx_id, checkpoint.seq) if checkpoint else (0, 0)
+            query = select(func.count()).select_from(Event)
+            if self.postgres:
+                position = text("(events.tx_id, events.seq) > (:tx_id, :seq)")
+                query = query.where(position.bindparams(tx_id=tx_id, seq=seq))
+            else:
+                query = query.where(Event.seq > seq)
+            return int(session.scalar(query) or 0)
+
     # -- replay ---------------------------------------------------------------------------
 
     def replay(self, operator_id: str | None = None) -> int:
@@ -144,7 +168,7 @@ class Projector:
                 for table in self._tables():
                     session.execute(delete(table))
                 checkpoint.tx_id = checkpoint.seq = checkpoint.events = 0
-            return self.run_until_caught_up()
+            return self.drain()
         applied = 0
         with write_session(self.engine) as session, session.begin():
             checkpoint = self._lock_checkpoint(session)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import croupier.kit.db
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -43,7 +45,7 @@ def upgrade() -> None:
         sa.Column("tx_id", sa.BigInteger(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("events", sa.BigInteger(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", croupier.kit.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_projection_checkpoints")),
     )
 

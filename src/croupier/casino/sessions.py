@@ -1,0 +1,252 @@
+"""Game sessions: a player's casino activity on one brand, split by an inactivity gap.
+
+Where a session ends depends on every event around it, so sessions are not folded: for
+each stretch of time a batch touches, the stored sessions within one gap of it are
+deleted and that whole neighbourhood is rebuilt from the event log. A late event that
+bridges two sessions thereby merges them, and one that falls between them alone makes
+its own session.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import Row, String, and_, column, delete, select, tuple_, values
+from sqlalchemy.orm import Session
+
+from croupier.casino.models import SESSIONS
+from croupier.events.models import Event
+from croupier.kit import rows
+from croupier.kit.db import UtcDateTime
+from croupier.kit.money import decimal_text
+from croupier.projections.engine import Context, EventRow
+
+SESSION_KINDS = ("bet", "settlement")
+ZERO = Decimal(0)
+_SESSIONS = SESSIONS
+PlayerKey = tuple[str, str, str]
+
+
+def apply(session: Session, events: Sequence[EventRow], context: Context) -> None:
+    touched: dict[PlayerKey, list[datetime]] = defaultdict(list)
+    for event in events:
+        if event.kind in SESSION_KINDS:
+            touched[(event.operator_id, event.brand_id, event.player_ref)].append(event.occurred_at)
+    if not touched:
+        return
+    gaps = {key: context.operator(key[0]).session_gap for key in touched}
+    windows = [
+        (key, first, last)
+        for key in sorted(touched)
+        for first, last in _stretches(sorted(touched[key]), gaps[key])
+    ]
+    # One query for the stored sessions near every window, one delete, one read of the
+    # log for every widened window, one upsert: a batch costs a few statements, not a
+    # few per player.
+    nearby = _nearby_sessions(session, windows, gaps)
+    _delete_sessions(session, nearby)
+    widened = _widen(windows, nearby, gaps)
+    activity = _read_activity(session, widened)
+    rebuilt = [
+        _session_row(key, part)
+        for key, low, high in widened
+        for part in _split(
+            [event for event in activity[key] if low <= event.occurred_at <= high], gaps[key]
+        )
+    ]
+    rows.upsert(session, _SESSIONS, rebuilt)
+
+
+def _stretches(moments: list[datetime], gap: timedelta) -> list[tuple[datetime, datetime]]:
+    """The batch's moments for one player, cut where they lie more than a gap apart, so a
+    batch spanning months re-reads only the neighbourhoods it touches."""
+    stretches: list[tuple[datetime, datetime]] = []
+    first = previous = moments[0]
+    for moment in moments[1:]:
+        if moment - previous > gap:
+            stretches.append((first, previous))
+            first = moment
+        previous = moment
+    stretches.append((first, previous))
+    return stretches
+
+
+Window = tuple[PlayerKey, datetime, datetime]
+_CHUNK = 200  # windows per statement: five parameters each
+
+
+def _window_values(windows: Sequence[Window], name: str) -> Any:
+    return (
+        values(
+            column("operator_id", String()),
+            column("brand_id", String()),
+            column("player_ref", String()),
+            column("low", UtcDateTime()),
+            column("high", UtcDateTime()),
+            name=name,
+        )
+        .data([(*key, low, high) for key, low, high in windows])
+        .cte(name)
+    )
+
+
+def _nearby_sessions(
+    session: Session, windows: list[Window], gaps: dict[PlayerKey, timedelta]
+) -> dict[PlayerKey, list[tuple[datetime, datetime]]]:
+    """Stored sessions within one gap of a window: (started_at, ended_at) per player."""
+    found: dict[PlayerKey, set[tuple[datetime, datetime]]] = defaultdict(set)
+    padded = [(key, first - gaps[key], last + gaps[key]) for key, first, last in windows]
+    table = _SESSIONS
+    for start in range(0, len(padded), _CHUNK):
+        window = _window_values(padded[start : start + _CHUNK], "windows")
+        query = select(
+            table.c.operator_id,
+            table.c.brand_id,
+            table.c.player_ref,
+            table.c.started_at,
+            table.c.ended_at,
+        ).join(
+            window,
+            and_(
+                table.c.operator_id == window.c.operator_id,
+                table.c.brand_id == window.c.brand_id,
+                table.c.player_ref == window.c.player_ref,
+                table.c.started_at <= window.c.high,
+                table.c.ended_at >= window.c.low,
+            ),
+        )
+        for row in session.execute(query):
+            found[(row.operator_id, row.brand_id, row.player_ref)].add(
+                (row.started_at, row.ended_at)
+            )
+    return {key: sorted(spans) for key, spans in found.items()}
+
+
+def _delete_sessions(
+    session: Session, nearby: dict[PlayerKey, list[tuple[datetime, datetime]]]
+) -> None:
+    """Delete the stored sessions about to be rebuilt, by primary key."""
+    doomed = [(*key, started) for key, spans in sorted(nearby.items()) for started, _ in spans]
+    table = _SESSIONS
+    pk = tuple_(table.c.operator_id, table.c.brand_id, table.c.player_ref, table.c.started_at)
+    for start in range(0, len(doomed), _CHUNK):
+        session.execute(delete(table).where(pk.in_(doomed[start : start + _CHUNK])))
+
+
+def _widen(
+    windows: list[Window],
+    nearby: dict[PlayerKey, list[tuple[datetime, datetime]]],
+    gaps: dict[PlayerKey, timedelta],
+) -> list[Window]:
+    """Each window grown to cover the stored sessions it touches, then merged with its
+    neighbours where they overlap or lie within a gap: each merged range is rebuilt once."""
+    by_player: dict[PlayerKey, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for key, first, last in windows:
+        gap = gaps[key]
+        spans = [
+            (started, ended)
+            for started, ended in nearby.get(key, [])
+            if started <= last + gap and ended >= first - gap
+        ]
+        low = min([first, *(started for started, _ in spans)])
+        high = max([last, *(ended for _, ended in spans)])
+        by_player[key].append((low, high))
+    merged: list[Window] = []
+    for key in sorted(by_player):
+        ranges = sorted(by_player[key])
+        low, high = ranges[0]
+        for next_low, next_high in ranges[1:]:
+            if next_low - high <= gaps[key]:
+                high = max(high, next_high)
+            else:
+                merged.append((key, low, high))
+                low, high = next_low, next_high
+        merged.append((key, low, high))
+    return merged
+
+
+def _read_activity(session: Session, windows: list[Window]) -> dict[PlayerKey, list[Row[Any]]]:
+    """The bet and settlement events of every window, per player, in time order."""
+    found: dict[PlayerKey, list[Row[Any]]] = defaultdict(list)
+    for start in range(0, len(windows), _CHUNK):
+        window = _window_values(windows[start : start + _CHUNK], "activity_windows")
+        query = (
+            select(
+                Event.operator_id,
+                Event.brand_id,
+                Event.player_ref,
+                Event.occurred_at,
+                Event.seq,
+                Event.kind,
+                Event.round_id,
+                Event.currency,
+                Event.stake,
+                Event.ggr_delta,
+                Event.game_id,
+                Event.game_name,
+            )
+            # operator_id, player_ref, occurred_at: the ix_events_player index.
+            .join(
+                window,
+                and_(
+                    Event.operator_id == window.c.operator_id,
+                    Event.player_ref == window.c.player_ref,
+                    Event.occurred_at >= window.c.low,
+                    Event.occurred_at <= window.c.high,
+                    Event.brand_id == window.c.brand_id,
+                ),
+            )
+            .where(Event.kind.in_(SESSION_KINDS), Event.is_test.is_(False))
+        )
+        for row in cast("Sequence[Row[Any]]", session.execute(query).all()):
+            found[(row.operator_id, row.brand_id, row.player_ref)].append(row)
+    for activity in found.values():
+        activity.sort(key=lambda event: (event.occurred_at, event.seq))
+    return found
+
+
+def _split(activity: list[Row[Any]], gap: timedelta) -> list[list[Row[Any]]]:
+    """A new session starts when the pause since the previous event exceeds the gap."""
+    sessions: list[list[Row[Any]]] = []
+    for event in activity:
+        if not sessions or event.occurred_at - sessions[-1][-1].occurred_at > gap:
+            sessions.append([])
+        sessions[-1].append(event)
+    return sessions
+
+
+def _session_row(key: PlayerKey, events: list[Row[Any]]) -> dict[str, Any]:
+    operator_id, brand_id, player_ref = key
+    started_at, ended_at = events[0].occurred_at, events[-1].occurred_at
+    turnover: dict[str, Decimal] = {}
+    ggr: dict[str, Decimal] = {}
+    for event in events:
+        if event.currency is None:
+            continue
+        turnover[event.currency] = turnover.get(event.currency, ZERO) + (event.stake or ZERO)
+        ggr[event.currency] = ggr.get(event.currency, ZERO) + (event.ggr_delta or ZERO)
+    round_refs = {event.round_id for event in events if event.round_id is not None}
+    # Revvvs wagers carry no round: each one placed counts as a round of its own.
+    unlinked = sum(1 for event in events if event.round_id is None and event.kind == "bet")
+    games = {event.game_id or event.game_name for event in events} - {None}
+    return {
+        "operator_id": operator_id,
+        "brand_id": brand_id,
+        "player_ref": player_ref,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "duration_seconds": int((ended_at - started_at).total_seconds()),
+        "events": len(events),
+        "rounds": len(round_refs) + unlinked,
+        "games": len(games),
+        "turnover": _texts(turnover),
+        "ggr": _texts(ggr),
+    }
+
+
+def _texts(amounts: dict[str, Decimal]) -> dict[str, str]:
+    return {currency: decimal_text(amounts[currency]) or "0" for currency in sorted(amounts)}
