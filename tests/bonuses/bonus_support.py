@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from croupier.events.models import Event
-from croupier.projections.engine import MAIN
-from croupier.projections.models import Checkpoint
 from projection_support import ft_casino, project
 
 BONUS_PATH = "/v1/integration/bonus"
@@ -73,27 +67,9 @@ def bonus_win(activity_id: str, timestamp: str, **fields: Any) -> dict[str, Any]
     )
 
 
-def project_all(engine: Engine, *, timeout: float = 20.0) -> None:
-    """Project until every stored event is applied.
-
-    On PostgreSQL the projector reads only below the oldest transaction in flight on the
-    whole server, so another process's open transaction can hold a fresh event back for
-    a moment: one ``project`` call may stop short of it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        project(engine)
-        with Session(engine) as session:
-            newest = session.execute(
-                select(Event.tx_id, Event.seq).order_by(Event.tx_id.desc(), Event.seq.desc())
-            ).first()
-            checkpoint = session.get(Checkpoint, MAIN)
-            behind = newest is not None and (
-                checkpoint is None or (checkpoint.tx_id, checkpoint.seq) < tuple(newest)
-            )
-        if not behind:
-            return
-        assert time.monotonic() < deadline, "the projector did not catch up"
-        time.sleep(0.05)
+def project_all(engine: Engine) -> None:
+    """Project everything committed (see ``Projector.drain``)."""
+    project(engine)
 
 
 async def bonuses_of(

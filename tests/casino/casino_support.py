@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from croupier.events.models import Event
-from croupier.projections.models import Checkpoint
 from projection_support import D, ft_casino, projector, send
 
 FT_CASINO = "/v1/integration/casino"
@@ -21,24 +16,8 @@ REVVVS = "/api/v1/events"
 
 
 def project_all(engine: Engine, *, batch_size: int = 2000) -> None:
-    """Project until every stored event is behind the checkpoint. On PostgreSQL the projector
-    reads only below the oldest transaction in flight anywhere in the cluster (other test
-    runs included), so one pass may stop short of the last commit: wait for it."""
-    runner = projector(engine, batch_size=batch_size)
-    deadline = time.monotonic() + 20
-    while True:
-        runner.run_until_caught_up()
-        with Session(engine) as session:
-            stored = session.scalar(select(func.count()).select_from(Event)) or 0
-            checkpoint = session.scalar(select(Checkpoint).where(Checkpoint.name == "main"))
-            read = 0 if checkpoint is None else checkpoint.events
-            live = session.scalar(
-                select(func.count()).select_from(Event).where(Event.is_test.is_(False))
-            )
-        if read >= (live or 0) or stored == 0:
-            return
-        assert time.monotonic() < deadline, "the projector did not catch up"
-        time.sleep(0.05)
+    """Project everything committed, in batches of ``batch_size``."""
+    projector(engine, batch_size=batch_size).drain()
 
 
 def at(text: str) -> datetime:

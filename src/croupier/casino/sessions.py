@@ -13,15 +13,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Row, String, and_, column, delete, select, tuple_, values
+from sqlalchemy import Row, bindparam, delete, text, tuple_
 from sqlalchemy.orm import Session
 
 from croupier.casino.models import SESSIONS
-from croupier.events.models import Event
 from croupier.kit import rows
-from croupier.kit.db import UtcDateTime
+from croupier.kit.db import Money, UtcDateTime
 from croupier.kit.money import decimal_text
 from croupier.projections.engine import Context, EventRow
 
@@ -79,19 +79,57 @@ Window = tuple[PlayerKey, datetime, datetime]
 _CHUNK = 200  # windows per statement: five parameters each
 
 
-def _window_values(windows: Sequence[Window], name: str) -> Any:
-    return (
-        values(
-            column("operator_id", String()),
-            column("brand_id", String()),
-            column("player_ref", String()),
-            column("low", UtcDateTime()),
-            column("high", UtcDateTime()),
-            name=name,
-        )
-        .data([(*key, low, high) for key, low, high in windows])
-        .cte(name)
+@lru_cache(maxsize=32)
+def _windowed(select_sql: str, rows: int, result_types: tuple[tuple[str, Any], ...]) -> Any:
+    """``select_sql`` joined to a VALUES list of ``rows`` windows named ``w`` (operator_id,
+    brand_id, player_ref, low, high). Built once per size: compiling a VALUES construct
+    with its data cost more than running the query."""
+    tuples = ", ".join(f"(:o{n}, :b{n}, :p{n}, :l{n}, :h{n})" for n in range(rows))
+    statement = text(
+        f"WITH w (operator_id, brand_id, player_ref, low, high) AS (VALUES {tuples}) " + select_sql
+    ).bindparams(
+        *(bindparam(f"l{n}", type_=UtcDateTime()) for n in range(rows)),
+        *(bindparam(f"h{n}", type_=UtcDateTime()) for n in range(rows)),
     )
+    return statement.columns(**dict(result_types))
+
+
+def _run_windowed(
+    session: Session, select_sql: str, windows: Sequence[Window], types: tuple[tuple[str, Any], ...]
+) -> list[Row[Any]]:
+    found: list[Row[Any]] = []
+    for start in range(0, len(windows), _CHUNK):
+        chunk = windows[start : start + _CHUNK]
+        params: dict[str, Any] = {}
+        for n, ((operator_id, brand_id, player_ref), low, high) in enumerate(chunk):
+            params |= {f"o{n}": operator_id, f"b{n}": brand_id, f"p{n}": player_ref}
+            params |= {f"l{n}": low, f"h{n}": high}
+        statement = _windowed(select_sql, len(chunk), types)
+        found.extend(session.execute(statement, params).all())
+    return found
+
+
+_TIME, _MONEY = UtcDateTime(), Money()
+_NEARBY_SQL = (
+    "SELECT s.operator_id, s.brand_id, s.player_ref, s.started_at, s.ended_at "
+    "FROM casino_sessions s JOIN w ON s.operator_id = w.operator_id "
+    "AND s.brand_id = w.brand_id AND s.player_ref = w.player_ref "
+    "AND s.started_at <= w.high AND s.ended_at >= w.low"
+)
+_NEARBY_TYPES = (("started_at", _TIME), ("ended_at", _TIME))
+# operator_id, player_ref, occurred_at: the ix_events_player index.
+_ACTIVITY_SQL = (
+    "SELECT e.operator_id, e.brand_id, e.player_ref, e.occurred_at, e.seq, e.kind, "
+    "e.round_id, e.currency, e.stake, e.ggr_delta, e.game_id, e.game_name "
+    "FROM events e JOIN w ON e.operator_id = w.operator_id AND e.player_ref = w.player_ref "
+    "AND e.occurred_at >= w.low AND e.occurred_at <= w.high AND e.brand_id = w.brand_id "
+    "WHERE e.kind IN ('bet', 'settlement') AND e.is_test = false"
+)
+_ACTIVITY_TYPES = (
+    ("occurred_at", _TIME),
+    ("stake", _MONEY),
+    ("ggr_delta", _MONEY),
+)
 
 
 def _nearby_sessions(
@@ -100,29 +138,8 @@ def _nearby_sessions(
     """Stored sessions within one gap of a window: (started_at, ended_at) per player."""
     found: dict[PlayerKey, set[tuple[datetime, datetime]]] = defaultdict(set)
     padded = [(key, first - gaps[key], last + gaps[key]) for key, first, last in windows]
-    table = _SESSIONS
-    for start in range(0, len(padded), _CHUNK):
-        window = _window_values(padded[start : start + _CHUNK], "windows")
-        query = select(
-            table.c.operator_id,
-            table.c.brand_id,
-            table.c.player_ref,
-            table.c.started_at,
-            table.c.ended_at,
-        ).join(
-            window,
-            and_(
-                table.c.operator_id == window.c.operator_id,
-                table.c.brand_id == window.c.brand_id,
-                table.c.player_ref == window.c.player_ref,
-                table.c.started_at <= window.c.high,
-                table.c.ended_at >= window.c.low,
-            ),
-        )
-        for row in session.execute(query):
-            found[(row.operator_id, row.brand_id, row.player_ref)].add(
-                (row.started_at, row.ended_at)
-            )
+    for row in _run_windowed(session, _NEARBY_SQL, padded, _NEARBY_TYPES):
+        found[(row.operator_id, row.brand_id, row.player_ref)].add((row.started_at, row.ended_at))
     return {key: sorted(spans) for key, spans in found.items()}
 
 
@@ -172,38 +189,8 @@ def _widen(
 def _read_activity(session: Session, windows: list[Window]) -> dict[PlayerKey, list[Row[Any]]]:
     """The bet and settlement events of every window, per player, in time order."""
     found: dict[PlayerKey, list[Row[Any]]] = defaultdict(list)
-    for start in range(0, len(windows), _CHUNK):
-        window = _window_values(windows[start : start + _CHUNK], "activity_windows")
-        query = (
-            select(
-                Event.operator_id,
-                Event.brand_id,
-                Event.player_ref,
-                Event.occurred_at,
-                Event.seq,
-                Event.kind,
-                Event.round_id,
-                Event.currency,
-                Event.stake,
-                Event.ggr_delta,
-                Event.game_id,
-                Event.game_name,
-            )
-            # operator_id, player_ref, occurred_at: the ix_events_player index.
-            .join(
-                window,
-                and_(
-                    Event.operator_id == window.c.operator_id,
-                    Event.player_ref == window.c.player_ref,
-                    Event.occurred_at >= window.c.low,
-                    Event.occurred_at <= window.c.high,
-                    Event.brand_id == window.c.brand_id,
-                ),
-            )
-            .where(Event.kind.in_(SESSION_KINDS), Event.is_test.is_(False))
-        )
-        for row in cast("Sequence[Row[Any]]", session.execute(query).all()):
-            found[(row.operator_id, row.brand_id, row.player_ref)].append(row)
+    for row in _run_windowed(session, _ACTIVITY_SQL, windows, _ACTIVITY_TYPES):
+        found[(row.operator_id, row.brand_id, row.player_ref)].append(row)
     for activity in found.values():
         activity.sort(key=lambda event: (event.occurred_at, event.seq))
     return found
