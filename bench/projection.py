@@ -138,7 +138,14 @@ def parse(dialect: str, payload: Any) -> Any:
     return fasttrack.parse(ft_type, payload, future_limit=FUTURE)
 
 
-def fill_log(url: str, events: int, seed: int) -> tuple[str, int]:
+def _moment(payload: dict[str, Any]) -> float:
+    stamp = payload["timestamp"]
+    if isinstance(stamp, int):
+        return float(stamp)
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def fill_log(url: str, events: int, seed: int, order: str) -> tuple[str, int]:
     """Insert ``events`` (about) into the log with the ingest store's own encoder."""
     engine = create_db_engine(url)
     _secret, brand, operator_id = make_key(engine, f"proj-{uuid.uuid4().hex[:6]}")
@@ -149,7 +156,10 @@ def fill_log(url: str, events: int, seed: int) -> tuple[str, int]:
     while len(wire) < events:
         wire.extend(player_events(rng, number))
         number += 1
-    rng.shuffle(wire)  # players interleave, and events arrive out of order
+    if order == "shuffled":  # players interleave, and events arrive out of order
+        rng.shuffle(wire)
+    else:  # live traffic: players interleave, each player's events roughly in time order
+        wire.sort(key=lambda item: _moment(item[1]))
     received = datetime.now(UTC)
     rows = []
     for dialect, payload in wire:
@@ -181,7 +191,7 @@ def fill_log(url: str, events: int, seed: int) -> tuple[str, int]:
 def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
     url, cleanup = prepare_store(store, workdir)
     try:
-        _operator, events = fill_log(url, args.events, args.seed)
+        _operator, events = fill_log(url, args.events, args.seed, args.order)
         engine = create_db_engine(url)
         projector = Projector(engine, registry.handlers(), batch_size=args.batch)
         started = time.perf_counter()
@@ -196,14 +206,14 @@ def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
     assert applied == replayed == events, (applied, replayed, events)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return (
-        f"| {store} | {events:,} | {args.batch} | {events / elapsed:,.0f} | "
+        f"| {store} | {args.order} | {events:,} | {args.batch} | {events / elapsed:,.0f} | "
         f"{events / replay_elapsed:,.0f} | {elapsed:.1f} s | {rss_mb:.0f} MB |"
     )
 
 
 HEADER = (
-    "| store | events | batch | projected events/s | replay events/s | time | peak RSS |\n"
-    "|---|---|---|---|---|---|---|"
+    "| store | arrival | events | batch | projected events/s | replay events/s | time | "
+    "peak RSS |\n|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -213,6 +223,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--order",
+        choices=("live", "shuffled"),
+        default="live",
+        help="live: each player's events in time order; shuffled: any order",
+    )
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
     print(HEADER, flush=True)

@@ -17,11 +17,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from croupier.bonuses.models import Bonus, BonusEvent
-from croupier.kit.rows import load, upsert
+from croupier.kit.rows import load, matching, upsert
 from croupier.projections.engine import Context, EventRow
 
 FASTTRACK = "fasttrack"
@@ -157,19 +157,10 @@ def histories(
     session: Session, *, keys: Iterable[BonusKey]
 ) -> dict[BonusKey, list[dict[str, Any]]]:
     """Every stored bonus event of these bonuses, oldest first by (occurred_at, seq)."""
-    wanted = sorted(set(keys))
     found: dict[BonusKey, list[dict[str, Any]]] = defaultdict(list)
-    columns = (
-        BONUS_EVENTS.c.operator_id,
-        BONUS_EVENTS.c.brand_id,
-        BONUS_EVENTS.c.player_ref,
-        BONUS_EVENTS.c.bonus_ref,
-    )
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        query = select(BONUS_EVENTS).where(tuple_(*columns).in_(chunk))
-        for row in session.execute(query).mappings():
-            found[bonus_key_of(row)].append(dict(row))
+    columns = ("operator_id", "brand_id", "player_ref", "bonus_ref")
+    for row in matching(session, BONUS_EVENTS, columns, keys):
+        found[bonus_key_of(row)].append(row)
     for history in found.values():
         history.sort(key=lambda row: (row["occurred_at"], row["seq"]))
     return found

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from croupier.casino.models import ROUND_ACTIVITIES, ROUNDS
@@ -43,10 +42,14 @@ def apply(session: Session, events: Sequence[EventRow]) -> None:
     activities = list(by_key.values())
     if not activities:
         return
-    rows.upsert(session, _ACTIVITIES, activities)
     keys = {round_key(activity) for activity in activities}
+    # The rounds' activities from earlier batches, read before this batch's are written
+    # (reading them all back after would cost a second copy of every row).
+    known = {_activity_key(row): row for row in load_activities(session, keys)}
+    known.update(by_key)
+    rows.upsert(session, _ACTIVITIES, activities)
     by_round: dict[RoundKey, list[dict[str, Any]]] = defaultdict(list)
-    for activity in load_activities(session, keys):
+    for activity in known.values():
         by_round[round_key(activity)].append(activity)
     rows.upsert(session, _ROUNDS, [build_round(key, by_round[key]) for key in sorted(keys)])
 
@@ -108,19 +111,11 @@ def _closes_round(kind: str, event_format: str, attributes: dict[str, Any]) -> b
 
 
 def load_activities(session: Session, keys: Iterable[RoundKey]) -> list[dict[str, Any]]:
-    columns = (
-        _ACTIVITIES.c.operator_id,
-        _ACTIVITIES.c.brand_id,
-        _ACTIVITIES.c.player_ref,
-        _ACTIVITIES.c.round_ref,
-    )
-    wanted = sorted(set(keys))
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        query = select(_ACTIVITIES).where(tuple_(*columns).in_(chunk))
-        found.extend(dict(row) for row in session.execute(query).mappings())
-    return found
+    """Every stored activity of these rounds (a prefix of the activities' primary key)."""
+    return rows.matching(session, _ACTIVITIES, _ROUND_COLUMNS, keys)
+
+
+_ROUND_COLUMNS = ("operator_id", "brand_id", "player_ref", "round_ref")
 
 
 def build_round(key: RoundKey, activities: list[dict[str, Any]]) -> dict[str, Any]:

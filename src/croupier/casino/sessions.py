@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, text, tuple_
+from sqlalchemy import Row, bindparam, text
 from sqlalchemy.orm import Session
 
 from croupier.casino.models import SESSIONS
@@ -147,11 +147,8 @@ def _delete_sessions(
     session: Session, nearby: dict[PlayerKey, list[tuple[datetime, datetime]]]
 ) -> None:
     """Delete the stored sessions about to be rebuilt, by primary key."""
-    doomed = [(*key, started) for key, spans in sorted(nearby.items()) for started, _ in spans]
-    table = _SESSIONS
-    pk = tuple_(table.c.operator_id, table.c.brand_id, table.c.player_ref, table.c.started_at)
-    for start in range(0, len(doomed), _CHUNK):
-        session.execute(delete(table).where(pk.in_(doomed[start : start + _CHUNK])))
+    doomed = [(*key, started) for key, spans in nearby.items() for started, _ in spans]
+    rows.delete(session, _SESSIONS, doomed)
 
 
 def _widen(
