@@ -145,6 +145,9 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         "CROUPIER_BOOTSTRAP_DEMO": "false",
         "CROUPIER_BENCH_NULL_ENDPOINT": "true",
         "CROUPIER_LOG_LEVEL": "WARNING",
+        # Ingest alone, as in production where `croupier worker` projects; the projector's
+        # own speed is bench/projection.py's.
+        "CROUPIER_PROJECTOR_IN_PROCESS": "false",
     }
     croupier = Path(sys.executable).parent / "croupier"
     process = subprocess.Popen(

@@ -20,7 +20,6 @@ from bonus_support import (
 from sqlalchemy.engine import Engine
 
 from croupier.bonuses.models import Bonus, BonusEvent
-from croupier.kit import jsoncodec
 from factories import Tenant
 from projection_support import projector, send, table_rows
 
@@ -257,23 +256,26 @@ async def test_a_rolled_back_bet_is_taken_off_the_wagering(
     assert_replay_equal(engine)
 
 
-async def test_a_second_created_cannot_enter_the_log(
+async def test_a_second_created_is_stored_and_flagged(
     client: httpx.AsyncClient, tenant: Tenant, engine: Engine
 ) -> None:
-    # Fast Track's idempotency key for a bonus event is user_bonus_id + status, so a
-    # second Created is a duplicate (same content) or a conflict (different content);
-    # the projection still flags one (see the unit test of the fold).
+    # A Created with another timestamp is a second Created (a 004 sequence violation):
+    # stored, flagged, and the first one's amount stays the awarded amount. The same
+    # Created sent again is a retry: a duplicate.
     await send(client, tenant.key, BONUS_PATH, ft_bonus())
-    response = await client.post(
-        BONUS_PATH,
-        content=jsoncodec.encode(ft_bonus(timestamp="2026-11-01T12:00:00Z", amount=50)),
-        headers={"X-API-Key": tenant.key, "Content-Type": "application/json"},
+    again = await send(client, tenant.key, BONUS_PATH, ft_bonus())
+    await send(
+        client, tenant.key, BONUS_PATH, ft_bonus(timestamp="2026-11-01T12:00:00Z", amount=50)
     )
-    assert response.status_code == 400
-    assert response.json()["error"] == "conflict"
     project_all(engine)
+
     [bonus] = await bonuses_of(client, tenant.read_key)
-    assert bonus["violations"]["second_created"] is False
+
+    assert again["status"] == "duplicate"
+    assert bonus["violations"]["second_created"] is True
+    assert bonus["amount_awarded"] == "100.00"
+    assert [entry["status"] for entry in bonus["history"]] == ["created", "created"]
+    assert_replay_equal(engine)
 
 
 def _arrange(events: Events, order: str) -> Events:

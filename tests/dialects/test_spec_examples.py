@@ -937,12 +937,14 @@ def test_fasttrack_bonus_key_is_user_bonus_id_and_status() -> None:
         result = fasttrack.parse(FtType.BONUS, {**payload, **changes}, future_limit=FUTURE_LIMIT)
         return accepted(result).idempotency_key
 
-    base = key()
+    base = key(status="Completed")
     assert "ABCD" in base
-    assert key(timestamp="2026-03-15T09:59:30Z") == base
-    assert key(status="Completed") != base
-    assert key(user_bonus_id="EFGH") != base
-    # Ongoing repeats as wagering progresses: each one is its own event
+    assert key(status="Completed", timestamp="2026-03-15T09:59:30Z") == base
+    assert key(status="Forfeited") != base
+    assert key(status="Completed", user_bonus_id="EFGH") != base
+    # Ongoing repeats as wagering progresses, and a second Created is a sequence
+    # violation to flag: each one is its own event
+    assert key(status="Created") != key(status="Created", timestamp="2026-03-15T10:03:00Z")
     first = key(status="Ongoing", timestamp="2026-03-15T10:01:00Z")
     second = key(status="Ongoing", timestamp="2026-03-15T10:02:00Z")
     assert first != second

@@ -140,7 +140,9 @@ def _casino(value: dict[str, Any], checked: dict[str, Any]) -> EventDraft:
 def _bonus(value: dict[str, Any], checked: dict[str, Any]) -> EventDraft:
     status = checked["status"]
     key = f"bonus:{checked['user_bonus_id']}:{status}"
-    if status == "Ongoing":  # repeated as wagering progresses
+    # Ongoing repeats as wagering progresses. A second Created is a sequence violation
+    # (004) that the bonus projection must see and flag, so it is stored, not refused.
+    if status in ("Ongoing", "Created"):
         key += f":{value['timestamp']}"
     return _draft(
         value,
