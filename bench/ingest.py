@@ -137,7 +137,9 @@ def free_port() -> int:
         return port
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, workers: int, *, projector: bool = False
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CROUPIER_DATABASE_URL": url,
@@ -145,9 +147,9 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         "CROUPIER_BOOTSTRAP_DEMO": "false",
         "CROUPIER_BENCH_NULL_ENDPOINT": "true",
         "CROUPIER_LOG_LEVEL": "WARNING",
-        # Ingest alone, as in production where `croupier worker` projects; the projector's
-        # own speed is bench/projection.py's.
-        "CROUPIER_PROJECTOR_IN_PROCESS": "false",
+        # By default ingest alone, as in production where `croupier worker` projects (the
+        # projector's own speed is bench/projection.py's); --projector runs it embedded.
+        "CROUPIER_PROJECTOR_IN_PROCESS": "true" if projector else "false",
     }
     croupier = Path(sys.executable).parent / "croupier"
     process = subprocess.Popen(
@@ -441,7 +443,7 @@ def bench_store(store: str, args: argparse.Namespace) -> list[Row]:
         rows.append(ceiling)
         print_row(ceiling)
         port = free_port()
-        server = start_server(url, port, args.workers)
+        server = start_server(url, port, args.workers, projector=args.projector)
         try:
             for scenario in SCENARIOS:
                 if args.only and not any(word in scenario.name for word in args.only):
@@ -554,7 +556,8 @@ def record(rows: list[Row], args: argparse.Namespace) -> None:
         f"\n## {stamp} — commit {commit}\n",
         f"Machine: {machine()}. Load generator on the same machine (wrk, {args.threads} "
         f"threads; open-loop asyncio client for the fixed rate). Server: `croupier serve "
-        f"--workers {args.workers}`, {args.seconds} s per scenario.\n",
+        f"--workers {args.workers}`, {args.seconds} s per scenario, projector "
+        f"{'embedded in the server' if args.projector else 'off (ingest alone)'}.\n",
         HEADER,
         "|" + "---|" * 11,
         *[format_row(row) for row in rows],
@@ -582,6 +585,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000, help="fixed-rate scenario, req/s")
     parser.add_argument("--only", nargs="*", help="run scenarios whose name contains a word")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument(
+        "--projector", action="store_true", help="run the projector inside the server too"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `make bench` installs it (apt-get install wrk)")

@@ -32,7 +32,8 @@ from croupier.kit.db import create_db_engine
 from croupier.kit.errors import ApiError, StoreUnavailable
 from croupier.kit.observability import AccessLog, Metrics
 from croupier.projections import registry
-from croupier.projections.engine import Projector, ProjectorThread
+from croupier.projections.embedded import EmbeddedProjector
+from croupier.projections.engine import Projector
 from croupier.settings import Settings
 from croupier.web import Services, error_response, json_response, services
 
@@ -49,20 +50,25 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     projector = Projector(
         engine,
         registry.handlers(),
-        batch_size=settings.projector_batch_events,
+        batch_size=settings.projector_embedded_batch_events,
         observe=metrics.observe_projection,
     )
-    projector_thread = ProjectorThread(projector, poll_seconds=settings.projector_poll_seconds)
 
     def on_commit(requests: int, events: int, seconds: float) -> None:
         metrics.observe_group(requests, events, seconds)
-        projector_thread.notify()
+        embedded.notify()
 
     writer = GroupWriter(
         store,
         queue_size=settings.writer_queue_size,
         max_group_events=settings.writer_max_batch_events,
         on_commit=on_commit,
+    )
+    embedded = EmbeddedProjector(
+        projector,
+        run_serialized=writer.run_in_writer_thread,
+        busy=writer.busy,
+        poll_seconds=settings.projector_poll_seconds,
     )
     svc = Services(
         settings=settings,
@@ -83,14 +89,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         await writer.start()
         pruner = asyncio.create_task(_prune_forever(svc), name="croupier-prune-rejected")
         if settings.projector_in_process:
-            projector_thread.start()
+            embedded.start()
         try:
             yield
         finally:
             pruner.cancel()
+            await embedded.stop()
             await writer.stop()
-            if settings.projector_in_process:
-                await asyncio.to_thread(projector_thread.stop)
             await svc.limiter.close()
 
     app = CroupierAPI(

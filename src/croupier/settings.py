@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # ``croupier worker`` processes (production).
     projector_in_process: bool = True
     projector_batch_events: int = Field(default=2000, ge=1, le=50_000)
+    # Embedded, each batch takes the ingest writer's thread: small batches keep ingest fast.
+    projector_embedded_batch_events: int = Field(default=50, ge=1, le=50_000)
     projector_poll_seconds: float = Field(default=1.0, gt=0)
 
     log_level: str = "INFO"

@@ -47,6 +47,7 @@ class GroupWriter:
         self._max_group_events = max_group_events
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="croupier-writer")
         self._task: asyncio.Task[None] | None = None
+        self._committing = False
         self.groups_committed = 0
 
     async def start(self) -> None:
@@ -74,6 +75,10 @@ class GroupWriter:
             raise WriterOverloaded("the write queue is full") from None
         return await job.future
 
+    def busy(self) -> bool:
+        """Requests are waiting for a commit, or one is running."""
+        return self._committing or not self._queue.empty()
+
     async def run_in_writer_thread(self, fn: Any, *args: Any) -> Any:
         """Run other store work (pruning) on the writer's thread, so it never races a group."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -87,9 +92,11 @@ class GroupWriter:
                 job = self._queue.get_nowait()
                 jobs.append(job)
                 count += len(job.events)
+            self._committing = True
             try:
                 await self._commit(loop, jobs)
             finally:
+                self._committing = False
                 for _ in jobs:
                     self._queue.task_done()
 
