@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from croupier import __version__
+from croupier.affiliates.click_routes import ClickFront
 from croupier.events import routes as event_routes
 from croupier.ingest import routes as ingest_routes
 from croupier.ingest.auth import KeyRegistry
@@ -127,8 +128,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
         fastapi_methods.setdefault(getattr(route, "path", ""), set()).update(methods)
     app.front = AccessLog(
-        ingest_routes.IngestApp(
-            app.fastapi_stack, routes=front_routes, fallback_methods=fastapi_methods
+        ClickFront(
+            ingest_routes.IngestApp(
+                app.fastapi_stack, routes=front_routes, fallback_methods=fastapi_methods
+            )
         ),
         metrics=metrics,
         enabled=settings.log_requests,

@@ -1,5 +1,7 @@
 """Every table, in one metadata: what migrations are checked against."""
 
+from croupier.affiliates import attribution_models as _attribution
+from croupier.affiliates import models as _affiliates
 from croupier.bonuses import models as _bonuses
 from croupier.casino import models as _casino
 from croupier.events import models as _events
@@ -11,6 +13,8 @@ from croupier.tenancy import models as _tenancy
 
 metadata = Base.metadata
 __all__ = [
+    "_affiliates",
+    "_attribution",
     "_bonuses",
     "_casino",
     "_events",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import ipaddress
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,5 +58,19 @@ class Settings(BaseSettings):
     projector_embedded_batch_events: int = Field(default=50, ge=1, le=50_000)
     projector_poll_seconds: float = Field(default=1.0, gt=0)
 
+    # Affiliate clicks: X-Forwarded-For is believed only from these proxies (CIDRs, JSON list
+    # in the environment), and a click is unique when the same link, IP and user agent saw
+    # no click for this long.
+    trusted_proxies: list[str] = []
+    click_unique_window_hours: float = Field(default=24, gt=0)
+
     log_level: str = "INFO"
     log_requests: bool = True
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        # A typo must stop the start, not the first click.
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -54,15 +55,12 @@ async def list_player_rounds(
                 limit=limit + 1,
             )
 
-    found = await in_db_thread(load)
-    page, more = found[:limit], len(found) > limit
-    next_cursor = None
-    if more:
-        last = page[-1]
-        next_cursor = repository.make_cursor(
-            (last["started_at"], last["brand_id"], last["round_ref"])
-        )
-    rounds = [repository.round_json(row) for row in page]
+    rounds, next_cursor = _page(
+        await in_db_thread(load),
+        limit,
+        position=lambda last: (last["started_at"], last["brand_id"], last["round_ref"]),
+        to_json=repository.round_json,
+    )
     return json_response(request, {"rounds": rounds, "next_cursor": next_cursor})
 
 
@@ -94,13 +92,26 @@ async def list_player_sessions(
                 limit=limit + 1,
             )
 
-    found = await in_db_thread(load)
-    page, more = found[:limit], len(found) > limit
-    next_cursor = None
-    if more:
-        next_cursor = repository.make_cursor((page[-1]["started_at"], page[-1]["brand_id"]))
-    sessions = [repository.session_json(row) for row in page]
+    sessions, next_cursor = _page(
+        await in_db_thread(load),
+        limit,
+        position=lambda last: (last["started_at"], last["brand_id"]),
+        to_json=repository.session_json,
+    )
     return json_response(request, {"sessions": sessions, "next_cursor": next_cursor})
+
+
+def _page(
+    found: list[dict[str, Any]],
+    limit: int,
+    *,
+    position: Callable[[dict[str, Any]], tuple[Any, ...]],
+    to_json: Callable[[dict[str, Any]], dict[str, Any]],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page (``found`` holds one row more than ``limit`` when there is a next page)."""
+    page = found[:limit]
+    next_cursor = repository.make_cursor(position(page[-1])) if len(found) > limit else None
+    return [to_json(row) for row in page], next_cursor
 
 
 @router.get(

@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from croupier.kit.db import is_unavailable
-from croupier.projections.engine import BatchResult, Projector
-
-log = logging.getLogger("croupier.projector")
+from croupier.projections.engine import BatchResult, Projector, retry_delay
 
 
 class EmbeddedProjector:
@@ -67,14 +63,8 @@ class EmbeddedProjector:
                 await self._catch_up()
                 failures = 0
             except Exception as exc:
-                # Never skip the batch: wait, then try the same events again.
                 failures += 1
-                delay = min(30.0, 0.5 * 2**failures)
-                if is_unavailable(exc):
-                    log.warning("projector: store unavailable, retrying in %.1fs", delay)
-                else:
-                    log.exception("projector: batch failed, retrying in %.1fs", delay)
-                await asyncio.sleep(delay)
+                await asyncio.sleep(retry_delay(exc, failures))
                 self._wake.set()
 
     async def _catch_up(self) -> None:

@@ -280,15 +280,20 @@ class ProjectorThread:
                 self.projector.run_until_caught_up()
                 failures = 0
             except Exception as exc:
-                # Never skip the batch: wait and try the same events again.
                 failures += 1
-                delay = min(30.0, 0.5 * 2**failures)
-                if is_unavailable(exc):
-                    log.warning("projector: store unavailable, retrying in %.1fs", delay)
-                else:
-                    log.exception("projector: batch failed, retrying in %.1fs", delay)
-                time.sleep(delay)
+                time.sleep(retry_delay(exc, failures))
                 self._wake.set()
+
+
+def retry_delay(exc: Exception, failures: int) -> float:
+    """A failed batch is never skipped: log why, and wait longer each time before the same
+    events are tried again."""
+    delay: float = min(30.0, 0.5 * 2.0**failures)
+    if is_unavailable(exc):
+        log.warning("projector: store unavailable, retrying in %.1fs", delay)
+    else:
+        log.exception("projector: batch failed, retrying in %.1fs", delay, exc_info=exc)
+    return delay
 
 
 def run_worker(projector: Projector, *, poll_seconds: float, stop: threading.Event) -> None:

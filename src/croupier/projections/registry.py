@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from croupier.affiliates import attribution, attribution_routes, click_routes
+from croupier.affiliates import routes as affiliate_routes
 from croupier.bonuses import projection as bonuses
 from croupier.bonuses import routes as bonus_routes
 from croupier.casino import projection as casino
@@ -16,13 +18,22 @@ from croupier.reports import routes as report_routes
 
 
 def handlers() -> list[Handler]:
-    return [players.Handler(), casino.Handler(), bonuses.Handler(), reports.Handler()]
+    return [
+        players.Handler(),
+        attribution.Handler(),
+        casino.Handler(),
+        bonuses.Handler(),
+        reports.Handler(),
+    ]
 
 
 def routers() -> list[APIRouter]:
     return [
         player_routes.router,
+        attribution_routes.router,
         casino_routes.router,
         bonus_routes.router,
         report_routes.router,
+        affiliate_routes.router,
+        click_routes.router,
     ]

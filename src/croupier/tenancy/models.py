@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, text
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from croupier.kit.db import Base, UtcDateTime
@@ -19,6 +20,14 @@ class Operator(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # Casino sessions end after this much inactivity (a change applies from the next replay).
     session_gap_minutes: Mapped[int] = mapped_column(Integer, server_default=text("30"), default=30)
+    # Last-click attribution looks this many days back from a registration.
+    attribution_window_days: Mapped[int] = mapped_column(
+        Integer, server_default=text("30"), default=30
+    )
+    # From the first approved deposit on, only an admin changes a player's affiliate.
+    attribution_freeze_at_first_deposit: Mapped[bool] = mapped_column(
+        Boolean, server_default=sa_true(), default=True
+    )
 
 
 class Brand(Base):
