@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from croupier import __version__
 from croupier.affiliates.click_routes import ClickFront
+from croupier.affiliates.postback_delivery import PostbackSender, policy_from
 from croupier.events import routes as event_routes
 from croupier.ingest import routes as ingest_routes
 from croupier.ingest.auth import KeyRegistry
@@ -71,6 +73,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         busy=writer.busy,
         poll_seconds=settings.projector_poll_seconds,
     )
+    # On SQLite the sender's store work takes the writer's thread too, never its lock.
+    postback_sender = PostbackSender(
+        engine,
+        policy=policy_from(settings),
+        poll_seconds=settings.postback_poll_seconds,
+        run_db=writer.run_in_writer_thread,
+    )
     svc = Services(
         settings=settings,
         engine=engine,
@@ -91,10 +100,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         pruner = asyncio.create_task(_prune_forever(svc), name="croupier-prune-rejected")
         if settings.projector_in_process:
             embedded.start()
+        if settings.sends_postbacks_in_process:
+            postback_sender.start()
         try:
             yield
         finally:
             pruner.cancel()
+            await postback_sender.stop()
             await embedded.stop()
             await writer.stop()
             await svc.limiter.close()
@@ -161,7 +173,9 @@ async def _prune_forever(svc: Services) -> None:
     keep = timedelta(days=svc.settings.rejected_retention_days)
     while True:
         try:
-            removed = await svc.writer.run_in_writer_thread(svc.store.prune_rejected, keep)
+            removed = await svc.writer.run_in_writer_thread(
+                functools.partial(svc.store.prune_rejected, older_than=keep)
+            )
             if removed:
                 log.info("pruned rejected events", extra={"fields": {"removed": removed}})
         except StoreUnavailable as exc:
@@ -250,7 +264,9 @@ def _describe_api(app: FastAPI, ingest_paths: dict[str, dict[str, Any]]) -> None
             for path, operations in ingest_paths.items():
                 schema["paths"].setdefault(path, {}).update(operations)
             schema.setdefault("components", {})["securitySchemes"] = {
-                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                # The affiliate-side API: an affiliate's own token, never an API key.
+                "AffiliateToken": {"type": "http", "scheme": "bearer"},
             }
             app.openapi_schema = schema
         return app.openapi_schema

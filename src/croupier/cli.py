@@ -238,11 +238,17 @@ def serve(
 
 @cli.command("worker")
 def worker() -> None:
-    """Run the projector as its own process (production: set
-    CROUPIER_PROJECTOR_IN_PROCESS=false on the API processes). Stops on SIGINT/SIGTERM."""
+    """Run the projector and the postback sender as their own process (production: set
+    CROUPIER_PROJECTOR_IN_PROCESS=false and CROUPIER_POSTBACK_IN_PROCESS=false on the API
+    processes). Stops on SIGINT/SIGTERM."""
     import signal
     import threading
 
+    from croupier.affiliates.postback_delivery import (
+        PostbackSender,
+        policy_from,
+        run_sender_thread,
+    )
     from croupier.projections.engine import run_worker
 
     settings = Settings()
@@ -251,12 +257,17 @@ def worker() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    typer.echo("projector running; Ctrl-C stops it after the current batch")
+    typer.echo("projector and postback sender running; Ctrl-C stops them after the current batch")
+    sender = PostbackSender(
+        engine, policy=policy_from(settings), poll_seconds=settings.postback_poll_seconds
+    )
+    sending = run_sender_thread(sender, stop)
     try:
         run_worker(
             _projector(engine, settings), poll_seconds=settings.projector_poll_seconds, stop=stop
         )
     finally:
+        sending.join(timeout=30)
         engine.dispose()
 
 

@@ -2,6 +2,7 @@
 
 from croupier.affiliates import attribution_models as _attribution
 from croupier.affiliates import models as _affiliates
+from croupier.affiliates import postback_models as _postbacks
 from croupier.bonuses import models as _bonuses
 from croupier.casino import models as _casino
 from croupier.events import models as _events
@@ -19,6 +20,7 @@ __all__ = [
     "_casino",
     "_events",
     "_players",
+    "_postbacks",
     "_projections",
     "_reports",
     "_tenancy",

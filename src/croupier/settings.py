@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = []
     click_unique_window_hours: float = Field(default=24, gt=0)
 
+    # Postbacks to affiliates: sent by ``croupier serve`` (embedded) or ``croupier worker``.
+    # Targets on private/loopback/link-local addresses are refused unless allowed (SSRF).
+    # None: wherever the projector runs (``projector_in_process``), so that one switch moves
+    # both to ``croupier worker``.
+    postback_in_process: bool | None = None
+    postback_allow_private_targets: bool = False
+    postback_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    postback_retry_hours: float = Field(default=24.0, gt=0)
+    postback_poll_seconds: float = Field(default=1.0, gt=0)
+
     log_level: str = "INFO"
     log_requests: bool = True
 
@@ -74,3 +84,9 @@ class Settings(BaseSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)
         return value
+
+    @property
+    def sends_postbacks_in_process(self) -> bool:
+        if self.postback_in_process is None:
+            return self.projector_in_process
+        return self.postback_in_process

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
 from croupier.ingest.auth import KeyInfo, KeyRegistry
@@ -136,3 +137,29 @@ def error_response(request: Request, exc: Exception) -> Response:
     if state_log is not None:
         state_log["error"] = exc.code
     return json_response(request, exc.body(), exc.status, exc.headers)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def parse_body(
+    request: Request, model: type[Model], *, limit: int = 64 * 1024
+) -> tuple[Model, set[str]]:
+    """A JSON request body as ``model``, and which fields it actually carried; a body that
+    is not JSON, or not the model, is a 400 with a detail per field."""
+    raw = await read_body(request, limit=limit)
+    try:
+        parsed = model.model_validate(jsoncodec.decode(raw))
+    except jsoncodec.InvalidJson as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    except ValidationError as exc:
+        details = [
+            {
+                "field": ".".join(str(part) for part in error["loc"]) or "body",
+                "code": "invalid_value",
+                "message": error["msg"],
+            }
+            for error in exc.errors()
+        ]
+        raise ApiError(400, "invalid_request", "invalid request body", details=details) from None
+    return parsed, set(parsed.model_fields_set)

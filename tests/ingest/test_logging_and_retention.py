@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -43,7 +44,7 @@ async def test_one_json_line_per_request(
     assert tenant.key not in JsonFormatter().format(record)
 
 
-def test_rejected_events_are_pruned_by_age(engine: Engine, tenant: Tenant) -> None:
+def _one_old_one_new_rejection(engine: Engine, tenant: Tenant) -> None:
     store = EventStore(engine)
     rejection = {
         "operator_id": tenant.operator_id,
@@ -62,5 +63,22 @@ def test_rejected_events_are_pruned_by_age(engine: Engine, tenant: Tenant) -> No
             .where(RejectedEvent.id == 1)
             .values(received_at=utcnow() - timedelta(days=30))
         )
-    assert store.prune_rejected(older_than=timedelta(days=14)) == 1
+
+
+def test_rejected_events_are_pruned_by_age(engine: Engine, tenant: Tenant) -> None:
+    _one_old_one_new_rejection(engine, tenant)
+    assert EventStore(engine).prune_rejected(older_than=timedelta(days=14)) == 1
+    assert count_rejected(engine) == 1
+
+
+@pytest.mark.anyio
+async def test_the_server_prunes_on_start(
+    settings: Settings, engine: Engine, tenant: Tenant
+) -> None:
+    _one_old_one_new_rejection(engine, tenant)
+    async with app_client(settings, engine):
+        for _ in range(200):
+            if count_rejected(engine) == 1:
+                break
+            await asyncio.sleep(0.01)
     assert count_rejected(engine) == 1

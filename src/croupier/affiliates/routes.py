@@ -7,25 +7,23 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from croupier.affiliates import management
 from croupier.affiliates.models import Affiliate, AffiliateToken, Campaign, PromoCode, TrackingLink
 from croupier.ingest.examples import error_responses
-from croupier.kit import jsoncodec
 from croupier.kit.db import in_db_thread, write_session
-from croupier.kit.errors import ApiError
 from croupier.tenancy.service import Scope
-from croupier.web import authorize, json_response, read_body, services
+from croupier.web import authorize, json_response, parse_body, services
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["Affiliates"])
 ADMIN = frozenset({Scope.ADMIN})
-_SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
-_READ_ERRORS = error_responses("401", "403", "404", "429", "503")
-_LIST_ERRORS = error_responses("400", "401", "403", "429", "503")
-_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
+READ_ERRORS = error_responses("401", "403", "404", "429", "503")
+LIST_ERRORS = error_responses("400", "401", "403", "429", "503")
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **error_responses("400", "401", "403", "404", "429", "503"),
     "409": {"description": "Already in use (an email, a promo code)"},
 }
@@ -38,11 +36,11 @@ _Model = TypeVar("_Model", bound=BaseModel)
 # --- request bodies --------------------------------------------------------------------------
 
 
-class _Body(BaseModel):
+class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class NewAffiliate(_Body):
+class NewAffiliate(StrictBody):
     name: str = Field(max_length=200)
     email: str = Field(max_length=320)
     status: str = Field(default="pending", description="pending or active")
@@ -50,7 +48,7 @@ class NewAffiliate(_Body):
     parent_id: str | None = Field(default=None, description="the parent affiliate (sub-affiliate)")
 
 
-class AffiliateChanges(_Body):
+class AffiliateChanges(StrictBody):
     name: str | None = None
     email: str | None = None
     status: str | None = Field(default=None, description="pending→active→suspended→active")
@@ -58,12 +56,12 @@ class AffiliateChanges(_Body):
     parent_id: str | None = Field(default=None, description="null: no parent")
 
 
-class NewCampaign(_Body):
+class NewCampaign(StrictBody):
     affiliate_id: str
     name: str = Field(max_length=200)
 
 
-class NewLink(_Body):
+class NewLink(StrictBody):
     affiliate_id: str
     brand_id: str
     campaign_id: str | None = None
@@ -71,40 +69,24 @@ class NewLink(_Body):
     default_subs: dict[str, str] = Field(default_factory=dict, description="sub1..sub5")
 
 
-class LinkChanges(_Body):
+class LinkChanges(StrictBody):
     enabled: bool | None = None
     landing_url: str | None = Field(default=None, description="null: the brand's again")
     default_subs: dict[str, str] | None = None
 
 
-class NewPromoCode(_Body):
+class NewPromoCode(StrictBody):
     affiliate_id: str
     code: str = Field(description="letters, digits, '_' or '-'; matched case-insensitively")
 
 
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
     schema = {"content": {"application/json": {"schema": model.model_json_schema()}}}
-    return {**_SECURITY, "requestBody": {"required": True, **schema}}
+    return {**SECURITY, "requestBody": {"required": True, **schema}}
 
 
 async def _parse(request: Request, model: type[_Model]) -> tuple[_Model, set[str]]:
-    """The JSON body as ``model``, and which fields it actually carried."""
-    raw = await read_body(request, limit=_MAX_BODY)
-    try:
-        parsed = model.model_validate(jsoncodec.decode(raw))
-    except (jsoncodec.InvalidJson, jsoncodec.NumberOutOfRange) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
-    except ValidationError as exc:
-        details = [
-            {
-                "field": ".".join(str(p) for p in error["loc"]) or "body",
-                "code": "invalid_value",
-                "message": error["msg"],
-            }
-            for error in exc.errors()
-        ]
-        raise ApiError(400, "invalid_request", "invalid request body", details=details) from None
-    return parsed, set(parsed.model_fields_set)
+    return await parse_body(request, model, limit=_MAX_BODY)
 
 
 def _page(request: Request, name: str, items: list[dict[str, Any]], limit: int) -> Response:
@@ -178,8 +160,8 @@ def promo_json(promo: PromoCode) -> dict[str, Any]:
     "/api/v1/affiliates",
     summary="Create an affiliate",
     status_code=201,
-    openapi_extra=_body_doc(NewAffiliate),
-    responses=_WRITE_ERRORS,
+    openapi_extra=body_doc(NewAffiliate),
+    responses=WRITE_ERRORS,
 )
 async def create_affiliate(request: Request) -> Response:
     key = await authorize(request, ADMIN)
@@ -198,8 +180,8 @@ async def create_affiliate(request: Request) -> Response:
 @router.get(
     "/api/v1/affiliates",
     summary="The operator's affiliates, oldest first",
-    openapi_extra=_SECURITY,
-    responses=_LIST_ERRORS,
+    openapi_extra=SECURITY,
+    responses=LIST_ERRORS,
 )
 async def list_affiliates(
     request: Request,
@@ -228,8 +210,8 @@ async def list_affiliates(
 @router.get(
     "/api/v1/affiliates/{affiliate_id}",
     summary="One affiliate",
-    openapi_extra=_SECURITY,
-    responses=_READ_ERRORS,
+    openapi_extra=SECURITY,
+    responses=READ_ERRORS,
 )
 async def get_affiliate(request: Request, affiliate_id: str) -> Response:
     key = await authorize(request, ADMIN)
@@ -248,8 +230,8 @@ async def get_affiliate(request: Request, affiliate_id: str) -> Response:
 @router.patch(
     "/api/v1/affiliates/{affiliate_id}",
     summary="Change an affiliate: name, email, status, payout currency, parent",
-    openapi_extra=_body_doc(AffiliateChanges),
-    responses=_WRITE_ERRORS,
+    openapi_extra=body_doc(AffiliateChanges),
+    responses=WRITE_ERRORS,
 )
 async def update_affiliate(request: Request, affiliate_id: str) -> Response:
     key = await authorize(request, ADMIN)
@@ -273,8 +255,8 @@ async def update_affiliate(request: Request, affiliate_id: str) -> Response:
     "/api/v1/affiliates/{affiliate_id}/tokens",
     summary="Issue an affiliate API token (shown once)",
     status_code=201,
-    openapi_extra=_SECURITY,
-    responses=_READ_ERRORS,
+    openapi_extra=SECURITY,
+    responses=READ_ERRORS,
 )
 async def issue_token(request: Request, affiliate_id: str) -> Response:
     key = await authorize(request, ADMIN)
@@ -292,8 +274,8 @@ async def issue_token(request: Request, affiliate_id: str) -> Response:
 @router.get(
     "/api/v1/affiliates/{affiliate_id}/tokens",
     summary="An affiliate's API tokens (never their secret)",
-    openapi_extra=_SECURITY,
-    responses=_READ_ERRORS,
+    openapi_extra=SECURITY,
+    responses=READ_ERRORS,
 )
 async def list_tokens(request: Request, affiliate_id: str) -> Response:
     key = await authorize(request, ADMIN)
@@ -311,8 +293,8 @@ async def list_tokens(request: Request, affiliate_id: str) -> Response:
 @router.delete(
     "/api/v1/affiliates/{affiliate_id}/tokens/{token_id}",
     summary="Revoke an affiliate API token",
-    openapi_extra=_SECURITY,
-    responses=_READ_ERRORS,
+    openapi_extra=SECURITY,
+    responses=READ_ERRORS,
 )
 async def revoke_token(request: Request, affiliate_id: str, token_id: str) -> Response:
     key = await authorize(request, ADMIN)
@@ -334,8 +316,8 @@ async def revoke_token(request: Request, affiliate_id: str, token_id: str) -> Re
     "/api/v1/campaigns",
     summary="Create a campaign for an affiliate",
     status_code=201,
-    openapi_extra=_body_doc(NewCampaign),
-    responses=_WRITE_ERRORS,
+    openapi_extra=body_doc(NewCampaign),
+    responses=WRITE_ERRORS,
 )
 async def create_campaign(request: Request) -> Response:
     key = await authorize(request, ADMIN)
@@ -354,8 +336,8 @@ async def create_campaign(request: Request) -> Response:
 @router.get(
     "/api/v1/campaigns",
     summary="The operator's campaigns, oldest first",
-    openapi_extra=_SECURITY,
-    responses=_LIST_ERRORS,
+    openapi_extra=SECURITY,
+    responses=LIST_ERRORS,
 )
 async def list_campaigns(
     request: Request,
@@ -386,8 +368,8 @@ async def list_campaigns(
     "/api/v1/links",
     summary="Create a tracking link (its code is random and unguessable)",
     status_code=201,
-    openapi_extra=_body_doc(NewLink),
-    responses=_WRITE_ERRORS,
+    openapi_extra=body_doc(NewLink),
+    responses=WRITE_ERRORS,
 )
 async def create_link(request: Request) -> Response:
     key = await authorize(request, ADMIN)
@@ -404,8 +386,8 @@ async def create_link(request: Request) -> Response:
 @router.get(
     "/api/v1/links",
     summary="The operator's tracking links, oldest first",
-    openapi_extra=_SECURITY,
-    responses=_LIST_ERRORS,
+    openapi_extra=SECURITY,
+    responses=LIST_ERRORS,
 )
 async def list_links(
     request: Request,
@@ -434,8 +416,8 @@ async def list_links(
 @router.get(
     "/api/v1/links/{link_id}",
     summary="One tracking link, with its click counts (bots left out of total and unique)",
-    openapi_extra=_SECURITY,
-    responses=_READ_ERRORS,
+    openapi_extra=SECURITY,
+    responses=READ_ERRORS,
 )
 async def get_link(request: Request, link_id: str) -> Response:
     key = await authorize(request, ADMIN)
@@ -452,8 +434,8 @@ async def get_link(request: Request, link_id: str) -> Response:
 @router.patch(
     "/api/v1/links/{link_id}",
     summary="Enable or disable a link, change its landing URL or default sub-ids",
-    openapi_extra=_body_doc(LinkChanges),
-    responses=_WRITE_ERRORS,
+    openapi_extra=body_doc(LinkChanges),
+    responses=WRITE_ERRORS,
 )
 async def update_link(request: Request, link_id: str) -> Response:
     key = await authorize(request, ADMIN)
@@ -479,8 +461,8 @@ async def update_link(request: Request, link_id: str) -> Response:
     "/api/v1/promo-codes",
     summary="Map a promo code to an affiliate (unique per operator, any case)",
     status_code=201,
-    openapi_extra=_body_doc(NewPromoCode),
-    responses=_WRITE_ERRORS,
+    openapi_extra=body_doc(NewPromoCode),
+    responses=WRITE_ERRORS,
 )
 async def create_promo_code(request: Request) -> Response:
     key = await authorize(request, ADMIN)
@@ -499,8 +481,8 @@ async def create_promo_code(request: Request) -> Response:
 @router.get(
     "/api/v1/promo-codes",
     summary="The operator's promo codes, oldest first",
-    openapi_extra=_SECURITY,
-    responses=_LIST_ERRORS,
+    openapi_extra=SECURITY,
+    responses=LIST_ERRORS,
 )
 async def list_promo_codes(
     request: Request,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from croupier.affiliates import attribution, attribution_routes, click_routes
+from croupier.affiliates import (
+    attribution,
+    attribution_routes,
+    click_routes,
+    portal_routes,
+    postback_routes,
+    postbacks,
+)
 from croupier.affiliates import routes as affiliate_routes
 from croupier.bonuses import projection as bonuses
 from croupier.bonuses import routes as bonus_routes
@@ -21,6 +28,7 @@ def handlers() -> list[Handler]:
     return [
         players.Handler(),
         attribution.Handler(),
+        postbacks.Handler(),
         casino.Handler(),
         bonuses.Handler(),
         reports.Handler(),
@@ -36,4 +44,6 @@ def routers() -> list[APIRouter]:
         report_routes.router,
         affiliate_routes.router,
         click_routes.router,
+        postback_routes.router,
+        portal_routes.router,
     ]
