@@ -510,3 +510,35 @@ async def test_a_manual_reassignment_never_shows_another_affiliates_click(
     assert (moved[0]["link_id"], moved[0]["sub1"]) == (None, None)
     by_link = await portal(client, world.ann.token, "stats", group_by="link", **PERIOD)
     assert world.link_bob not in {row["link_id"] for row in by_link["groups"]}
+
+
+async def test_both_affiliates_see_a_reassignment_in_their_audit_log(
+    client: httpx.AsyncClient, engine: Engine, tenant: Tenant
+) -> None:
+    world = await build(client, engine, tenant)
+    response = await client.post(
+        "/api/v1/players/p-3/attribution",
+        json={"affiliate_id": world.ann.affiliate_id, "reason": "support ticket 42"},
+        headers={"X-API-Key": tenant.admin_key},
+    )
+    assert response.status_code == 200, response.text
+    project(engine)
+
+    gained = (await portal(client, world.ann.token, "attribution-changes"))["changes"]
+    lost = (await portal(client, world.bob.token, "attribution-changes"))["changes"]
+    csv = await client.get(
+        "/api/v1/affiliate/attribution-changes",
+        headers={**bearer(world.ann.token), "Accept": "text/csv"},
+    )
+
+    manual = [change for change in gained if change["reason"] == "manual"]
+    assert [(c["credited"], c["changed_by"], c["note"]) for c in manual] == [
+        (True, "admin", "support ticket 42")
+    ]
+    taken = [change for change in lost if not change["credited"]]
+    assert [(c["reason"], c["changed_by"]) for c in taken] == [("manual", "admin")]
+    assert taken[0]["player"] != manual[0]["player"]  # each affiliate has its own hash
+    assert "p-3" not in str(gained) + str(lost)
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "support ticket 42" in csv.text

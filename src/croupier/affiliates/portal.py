@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from croupier.affiliates import management
 from croupier.affiliates.affiliate_auth import AffiliateIdentity, player_hash
-from croupier.affiliates.attribution_models import PlayerAttribution
+from croupier.affiliates.attribution_models import AttributionChange, PlayerAttribution
 from croupier.affiliates.models import Affiliate, Campaign, Click, TrackingLink
 from croupier.kit.errors import ApiError
 from croupier.players.models import Player
@@ -354,6 +354,43 @@ def _player_json(row: Any, affiliate: AffiliateIdentity) -> dict[str, Any]:
         "sub4": row.sub4,
         "sub5": row.sub5,
     }
+
+
+# --- attribution changes ---------------------------------------------------------------------
+
+
+def list_attribution_changes(
+    session: Session, *, affiliate: AffiliateIdentity, offset: int, limit: int
+) -> list[dict[str, Any]]:
+    """Every change of attribution that credited this affiliate with a player or took one
+    away, newest first. The other affiliate involved is not named."""
+    change = AttributionChange
+    mine = affiliate.affiliate_id
+    query = (
+        select(change)
+        .where(
+            change.operator_id == affiliate.operator_id,
+            or_(change.affiliate_id == mine, change.previous_affiliate_id == mine),
+        )
+        .order_by(change.changed_at.desc(), change.brand_id, change.player_ref, change.position)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [
+        {
+            "player": player_hash(
+                affiliate.player_salt, brand_id=row.brand_id, player_ref=row.player_ref
+            ),
+            "brand_id": row.brand_id,
+            "changed_at": row.changed_at,
+            "credited": row.affiliate_id == mine,  # False: the player was taken away
+            "reason": row.reason,
+            "changed_by": row.changed_by,
+            "note": row.note,
+        }
+        # A change from this affiliate to itself (a better reason) shows as credited.
+        for row in session.scalars(query)
+    ]
 
 
 # --- links -----------------------------------------------------------------------------------

@@ -104,6 +104,34 @@ async def list_players(
     return list_response(request, body, items="players", filename="players.csv")
 
 
+@router.get(
+    "/api/v1/affiliate/attribution-changes",
+    summary="The audit log of players credited to you or taken from you (JSON or CSV)",
+    openapi_extra=SECURITY,
+    responses=LIST_ERRORS,
+)
+async def list_attribution_changes(
+    request: Request,
+    cursor: Annotated[
+        str | None, Query(max_length=12, description="next_cursor of the previous page")
+    ] = None,
+    limit: Limit = 100,
+) -> Response:
+    affiliate = await authenticate_affiliate(request)
+    offset = _offset(cursor)
+
+    def work() -> list[dict[str, Any]]:
+        with Session(services(request).engine) as session:
+            return portal.list_attribution_changes(
+                session, affiliate=affiliate, offset=offset, limit=limit
+            )
+
+    changes = await in_db_thread(work)
+    next_cursor = str(offset + limit) if len(changes) == limit else None
+    body = {"changes": changes, "next_cursor": next_cursor}
+    return list_response(request, body, items="changes", filename="attribution-changes.csv")
+
+
 def _offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
