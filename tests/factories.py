@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -60,3 +62,23 @@ def add_key(engine: Engine, *, operator: str, rate_limit: str | None = None) -> 
         brand = tenancy.resolve_brand(session, operator=owner, brand=None)
         issued = tenancy.create_key(session, operator=owner, brand=brand, rate_limit=rate_limit)
         return issued.key.id, issued.secret
+
+
+def add_click(engine: Engine, **columns: Any) -> str:
+    """A stored click (affiliates): the given columns over plausible defaults; its click_id."""
+    from croupier.affiliates.models import Click
+
+    row: dict[str, Any] = {
+        "click_id": str(uuid.uuid4()),
+        "campaign_id": None,
+        "link_id": str(uuid.uuid4()),
+        "ip_address": "203.0.113.9",
+        "user_agent": "Mozilla/5.0",
+        "referer": None,
+        "is_unique": True,
+        "is_bot": False,
+        **columns,
+    }
+    with Session(engine) as session, session.begin():
+        session.add(Click(**row))
+    return str(row["click_id"])

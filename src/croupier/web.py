@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from croupier.ingest.auth import KeyInfo, KeyRegistry
 from croupier.ingest.outcome import WriterOverloaded
@@ -19,6 +20,7 @@ from croupier.ingest.service import IngestService
 from croupier.ingest.store import EventStore
 from croupier.ingest.writer import GroupWriter
 from croupier.kit import jsoncodec
+from croupier.kit.db import in_db_thread, write_session
 from croupier.kit.errors import ApiError, StoreUnavailable
 from croupier.kit.observability import Metrics
 from croupier.projections.engine import Projector
@@ -163,3 +165,28 @@ async def parse_body(
         ]
         raise ApiError(400, "invalid_request", "invalid request body", details=details) from None
     return parsed, set(parsed.model_fields_set)
+
+
+T = TypeVar("T")
+
+
+async def read_store(request: Request, work: Callable[[Session], T]) -> T:
+    """``work`` on a read session, off the event loop (an unreachable store is a 503)."""
+    engine = services(request).engine
+
+    def run() -> T:
+        with Session(engine) as session:
+            return work(session)
+
+    return await in_db_thread(run)
+
+
+async def write_store(request: Request, work: Callable[[Session], T]) -> T:
+    """``work`` in one committed unit of work, off the event loop."""
+    engine = services(request).engine
+
+    def run() -> T:
+        with write_session(engine) as session, session.begin():
+            return work(session)
+
+    return await in_db_thread(run)

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from croupier.affiliates.models import Affiliate, Click, PromoCode
+from croupier.affiliates.models import Affiliate, PromoCode
 from croupier.tenancy.models import Operator
+from factories import add_click
 
 # Registrations happen here; clicks are placed relative to it.
 REGISTERED = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -65,25 +66,16 @@ def make_click(
     user_agent: str | None = AGENT,
     is_bot: bool = False,
 ) -> str:
-    click_id = str(uuid.uuid4())
-    with Session(engine) as session, session.begin():
-        session.add(
-            Click(
-                click_id=click_id,
-                operator_id=operator_id,
-                brand_id=brand_id,
-                affiliate_id=affiliate_id,
-                campaign_id=None,
-                link_id=str(uuid.uuid4()),
-                ip_address=ip_address,
-                user_agent=user_agent,
-                referer=None,
-                clicked_at=clicked_at,
-                is_unique=True,
-                is_bot=is_bot,
-            )
-        )
-    return click_id
+    return add_click(
+        engine,
+        operator_id=operator_id,
+        brand_id=brand_id,
+        affiliate_id=affiliate_id,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        clicked_at=clicked_at,
+        is_bot=is_bot,
+    )
 
 
 def set_operator(engine: Engine, operator_id: str, **settings: Any) -> None:

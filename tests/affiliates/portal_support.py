@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from croupier.affiliates import management
-from croupier.affiliates.models import Affiliate, Click, TrackingLink
+from croupier.affiliates.models import Affiliate, TrackingLink
+from factories import add_click
 
 
 @dataclass(frozen=True)
@@ -75,28 +76,23 @@ def make_click(
     ip_address: str = "203.0.113.9",
 ) -> str:
     """A click on ``link_id``, with the link's operator, affiliate and brand."""
-    click_id = str(uuid.uuid4())
-    with Session(engine) as session, session.begin():
+    with Session(engine) as session:
         link = session.get(TrackingLink, link_id)
         assert link is not None
-        session.add(
-            Click(
-                click_id=click_id,
-                operator_id=link.operator_id,
-                brand_id=link.brand_id,
-                affiliate_id=link.affiliate_id,
-                campaign_id=None,
-                link_id=link_id,
-                sub1=sub1,
-                ip_address=ip_address,
-                user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0",
-                referer=None,
-                clicked_at=clicked_at,
-                is_unique=is_unique and not is_bot,
-                is_bot=is_bot,
-            )
-        )
-    return click_id
+        owner = (link.operator_id, link.brand_id, link.affiliate_id)
+    return add_click(
+        engine,
+        operator_id=owner[0],
+        brand_id=owner[1],
+        affiliate_id=owner[2],
+        link_id=link_id,
+        sub1=sub1,
+        ip_address=ip_address,
+        user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0",
+        clicked_at=clicked_at,
+        is_unique=is_unique and not is_bot,
+        is_bot=is_bot,
+    )
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ needs (an affiliate made through the API, a tracking link, a click with sub-ids)
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from croupier.affiliates.models import Click
 from croupier.affiliates.postback_models import PostbackAttempt, PostbackDelivery
+from factories import add_click
 
 
 @dataclass
@@ -118,26 +117,15 @@ def make_click(
     clicked_at: datetime,
     **subs: str,
 ) -> str:
-    click_id = str(uuid.uuid4())
-    with Session(engine) as session, session.begin():
-        session.add(
-            Click(
-                click_id=click_id,
-                operator_id=operator_id,
-                brand_id=brand_id,
-                affiliate_id=affiliate_id,
-                campaign_id=None,
-                link_id=link_id,
-                ip_address="203.0.113.9",
-                user_agent="Mozilla/5.0",
-                referer=None,
-                clicked_at=clicked_at,
-                is_unique=True,
-                is_bot=False,
-                **subs,
-            )
-        )
-    return click_id
+    return add_click(
+        engine,
+        operator_id=operator_id,
+        brand_id=brand_id,
+        affiliate_id=affiliate_id,
+        link_id=link_id,
+        clicked_at=clicked_at,
+        **subs,
+    )
 
 
 def deliveries(engine: Engine) -> list[PostbackDelivery]:

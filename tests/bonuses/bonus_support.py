@@ -6,9 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import Engine
 
-from projection_support import ft_casino, project
+from projection_support import ft_casino
 
 BONUS_PATH = "/v1/integration/bonus"
 CASINO_PATH = "/v1/integration/casino"
@@ -65,11 +64,6 @@ def bonus_win(activity_id: str, timestamp: str, **fields: Any) -> dict[str, Any]
         user_bonus_id="ABCD",
         **fields,
     )
-
-
-def project_all(engine: Engine) -> None:
-    """Project everything committed (see ``Projector.drain``)."""
-    project(engine)
 
 
 async def bonuses_of(

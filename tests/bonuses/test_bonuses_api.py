@@ -6,13 +6,13 @@ from typing import Any
 
 import httpx
 import pytest
-from bonus_support import BONUS_PATH, CASINO_PATH, D, bonus_bet, bonuses_of, ft_bonus, project_all
+from bonus_support import BONUS_PATH, CASINO_PATH, D, bonus_bet, bonuses_of, ft_bonus
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from croupier.tenancy import service as tenancy
 from factories import Tenant, make_tenant
-from projection_support import ft_casino, send
+from projection_support import ft_casino, project, send
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +40,7 @@ async def three_bonuses(client: httpx.AsyncClient, tenant: Tenant, engine: Engin
     )
     await send(client, tenant.key, CASINO_PATH, bonus_bet("act-1", "2026-11-01T09:00:00Z"))
     await send(client, other_brand_key(engine, tenant), BONUS_PATH, ft_bonus(user_bonus_id="B3"))
-    project_all(engine)
+    project(engine)
 
 
 async def test_read_and_admin_keys_see_all_brands_ingest_keys_are_refused(
@@ -124,7 +124,7 @@ async def test_a_known_player_without_bonuses_gets_an_empty_list(
 ) -> None:
     # A bet without user_bonus_id: the player exists, with no bonus.
     await send(client, tenant.key, CASINO_PATH, ft_casino())
-    project_all(engine)
+    project(engine)
     assert await bonuses_of(client, tenant.read_key) == []
     nobody = await client.get(
         "/api/v1/players/nobody/bonuses", headers={"X-API-Key": tenant.read_key}
@@ -153,5 +153,5 @@ async def test_test_key_and_revvvs_bonus_events_make_no_lifecycle(
         "metadata": {"bonus_id": "R1", "bonus_type": "deposit_match"},
     }
     await send(client, tenant.key, "/api/v1/events", revvvs)
-    project_all(engine)
+    project(engine)
     assert await bonuses_of(client, tenant.read_key) == []

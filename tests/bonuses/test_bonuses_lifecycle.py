@@ -15,13 +15,12 @@ from bonus_support import (
     bonus_win,
     bonuses_of,
     ft_bonus,
-    project_all,
 )
 from sqlalchemy.engine import Engine
 
 from croupier.bonuses.models import Bonus, BonusEvent
 from factories import Tenant
-from projection_support import projector, send, table_rows
+from projection_support import project, projector, send, table_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +56,7 @@ async def build_incrementally(
     """Send the events one by one, projecting after each; the API's answer at the end."""
     for path, body in events:
         await send(client, tenant.key, path, body)
-        project_all(engine)
+        project(engine)
     return await bonuses_of(client, tenant.read_key)
 
 
@@ -65,7 +64,7 @@ def assert_replay_equal(engine: Engine) -> None:
     tables = (Bonus.__table__, BonusEvent.__table__)
     incremental = [table_rows(engine, table) for table in tables]  # type: ignore[arg-type]
     projector(engine).replay()
-    project_all(engine)
+    project(engine)
     assert [table_rows(engine, table) for table in tables] == incremental  # type: ignore[arg-type]
 
 
@@ -267,7 +266,7 @@ async def test_a_second_created_is_stored_and_flagged(
     await send(
         client, tenant.key, BONUS_PATH, ft_bonus(timestamp="2026-11-01T12:00:00Z", amount=50)
     )
-    project_all(engine)
+    project(engine)
 
     [bonus] = await bonuses_of(client, tenant.read_key)
 
@@ -301,7 +300,7 @@ async def test_batches_of_several_events_equal_a_replay(
         await send(client, tenant.key, path, body)
         if index % 3 == 2:
             projector(engine, batch_size=2).run_until_caught_up()
-    project_all(engine)
+    project(engine)
     by_ref = {bonus["bonus_ref"]: bonus for bonus in await bonuses_of(client, tenant.read_key)}
     assert by_ref["ABCD"]["violations"] == NO_VIOLATION
     assert by_ref["ABCD"]["wagering"]["wagered"] == "20.00"

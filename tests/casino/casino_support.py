@@ -6,18 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import Engine
 
-from projection_support import D, ft_casino, projector, send
+from projection_support import D, ft_casino, send
 
 FT_CASINO = "/v1/integration/casino"
 DP_BATCH = "/v2/s2s/batch"
 REVVVS = "/api/v1/events"
-
-
-def project_all(engine: Engine, *, batch_size: int = 2000) -> None:
-    """Project everything committed, in batches of ``batch_size``."""
-    projector(engine, batch_size=batch_size).drain()
 
 
 def at(text: str) -> datetime:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from casino_support import ft, project_all, send_ft
+from casino_support import ft, send_ft
 from sqlalchemy.engine import Engine
 
 from factories import Tenant, make_tenant
-from projection_support import get
+from projection_support import get, project
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_keys_and_tenants(client: httpx.AsyncClient, tenant: Tenant, engine: Engine) -> None:
     await send_ft(client, tenant.key, ft("a-1", "Bet", "10", "2026-11-01T10:00:00"))
-    project_all(engine)
+    project(engine)
     other = make_tenant(engine, name="other")
 
     assert (await get(client, tenant.admin_key, "/api/v1/rounds/r-1"))["round_id"] == "r-1"
@@ -44,7 +44,7 @@ async def test_rounds_page_newest_first_with_exact_amounts(
             for n in range(1, 6)
         ),
     )
-    project_all(engine)
+    project(engine)
     seen: list[tuple[str, str]] = []
     cursor = None
     while True:
@@ -80,7 +80,7 @@ async def test_a_round_id_shared_by_two_players_needs_narrowing(
         ft("a-1", "Bet", "1", "2026-11-01T10:00:00", user_id="p-1"),
         ft("a-2", "Bet", "2", "2026-11-01T10:00:00", user_id="p-2"),
     )
-    project_all(engine)
+    project(engine)
     ambiguous = await client.get("/api/v1/rounds/r-1", headers={"X-API-Key": tenant.read_key})
     assert ambiguous.status_code == 400
     assert ambiguous.json()["error"] == "ambiguous_round"

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from casino_support import DP_BATCH, FT_CASINO, REVVVS, dp, ft, project_all, revvvs
+from casino_support import DP_BATCH, FT_CASINO, REVVVS, dp, ft, revvvs
 from sqlalchemy.engine import Engine
 
 from croupier.casino.models import ROUND_ACTIVITIES, ROUNDS, SESSIONS
@@ -67,8 +67,8 @@ async def test_shuffled_incremental_build_equals_replay(
     for index, (path, body) in enumerate(events):
         await send(client, tenant.key, path, body)
         if index % 3 == 2:
-            project_all(engine, batch_size=2)
-    project_all(engine, batch_size=2)
+            projector(engine, batch_size=2).drain()
+    projector(engine, batch_size=2).drain()
     tables = (ROUND_ACTIVITIES, ROUNDS, SESSIONS)
     incremental = {table.name: table_rows(engine, table) for table in tables}
     assert len(incremental["casino_rounds"]) == 11

@@ -6,12 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
-from casino_support import DP_BATCH, REVVVS, at, dp, ft, project_all, revvvs, send_ft
+from casino_support import DP_BATCH, REVVVS, at, dp, ft, revvvs, send_ft
 from sqlalchemy.engine import Engine
 
 from croupier.casino.models import ROUNDS
 from factories import Tenant
-from projection_support import D, get, send, table_rows
+from projection_support import D, get, project, send, table_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -39,7 +39,7 @@ async def test_scenario_a_bet_then_win_with_the_same_round_id(
             locked_wager_amount=D("0"),
         ),
     )
-    project_all(engine)
+    project(engine)
 
     game_round = only_round(engine)
     assert game_round["round_ref"] == "12345"
@@ -78,7 +78,7 @@ async def test_a_bet_alone_leaves_the_round_open(
     client: httpx.AsyncClient, tenant: Tenant, engine: Engine
 ) -> None:
     await send_ft(client, tenant.key, ft("a-1", "Bet", "2.50", "2026-11-01T10:00:00"))
-    project_all(engine)
+    project(engine)
     game_round = only_round(engine)
     assert (game_round["stake"], game_round["payout"], game_round["ggr"]) == (
         D("2.50"),
@@ -97,7 +97,7 @@ async def test_a_loss_closes_the_round(
         ft("a-1", "Bet", "12.50", "2026-11-01T10:00:00"),
         ft("a-2", "Loss", "0", "2026-11-01T10:00:03"),
     )
-    project_all(engine)
+    project(engine)
     game_round = only_round(engine)
     assert (game_round["stake"], game_round["payout"], game_round["ggr"]) == (
         D("12.50"),
@@ -113,13 +113,13 @@ async def test_a_win_that_arrives_first_gives_the_same_round(
 ) -> None:
     win = ft("a-2", "Win", "25", "2026-11-01T10:00:05", game_name="Starburst XXL")
     await send_ft(client, tenant.key, win)
-    project_all(engine)
+    project(engine)
     early = only_round(engine)
     assert (early["stake"], early["payout"], early["ggr"]) == (D("0"), D("25"), D("-25"))
     assert early["game_name"] == "Starburst XXL"
 
     await send_ft(client, tenant.key, ft("a-1", "Bet", "10", "2026-11-01T10:00:00"))
-    project_all(engine)
+    project(engine)
     game_round = only_round(engine)
     assert (game_round["stake"], game_round["payout"], game_round["ggr"]) == (
         D("10"),
@@ -145,7 +145,7 @@ async def test_a_rollback_reverses_exactly_the_event_it_names_once(
     )
     again = await send(client, tenant.key, "/v1/integration/casino", rollback)
     assert again["status"] == "duplicate"
-    project_all(engine)
+    project(engine)
 
     game_round = only_round(engine)
     # The Win's 25 is reversed (not the rollback's own 30): nothing was paid out.
@@ -169,10 +169,10 @@ async def test_a_rolled_back_bet_stakes_nothing(
         tenant.key,
         ft("a-1", "Bet", "10", "2026-11-01T10:00:00", status="Rollback"),  # before its bet
     )
-    project_all(engine)
+    project(engine)
     assert only_round(engine)["stake"] == D("0")
     await send_ft(client, tenant.key, ft("a-1", "Bet", "10", "2026-11-01T09:59:00"))
-    project_all(engine)
+    project(engine)
     game_round = only_round(engine)
     assert (game_round["stake"], game_round["ggr"], game_round["real_stake"]) == (
         D("0"),
@@ -187,7 +187,7 @@ async def test_datapulse_pattern_a_bet_with_its_result(
 ) -> None:
     bet = dp("bet", "b-1", "5", "2026-11-01T10:00:00", bet_result="win", bet_result_amount=D("1.5"))
     await send(client, tenant.key, DP_BATCH, [bet])
-    project_all(engine)
+    project(engine)
     game_round = only_round(engine)
     assert game_round["round_ref"] == "b-1"
     assert (game_round["stake"], game_round["payout"], game_round["ggr"]) == (
@@ -215,7 +215,7 @@ async def test_datapulse_pattern_b_bet_then_its_win_and_loss(
             dp("loss", "l-2", "-4", "2026-11-01T10:03:00", parent_transaction_id="b-2"),
         ],
     )
-    project_all(engine)
+    project(engine)
     rounds = {row["round_ref"]: row for row in table_rows(engine, ROUNDS)}
     assert rounds["b-1"]["is_closed"] is False
     await send(
@@ -224,7 +224,7 @@ async def test_datapulse_pattern_b_bet_then_its_win_and_loss(
         DP_BATCH,
         [dp("win", "w-1", "3", "2026-11-01T10:02:00", parent_transaction_id="b-1")],
     )
-    project_all(engine)
+    project(engine)
 
     rounds = {row["round_ref"]: row for row in table_rows(engine, ROUNDS)}
     assert (rounds["b-1"]["stake"], rounds["b-1"]["payout"], rounds["b-1"]["ggr"]) == (
@@ -252,7 +252,7 @@ async def test_revvvs_wagers_make_no_round(
         REVVVS,
         revvvs(tenant.brand_id, "w-1", "wager_placed", "5", "2026-11-01T10:00:00"),
     )
-    project_all(engine)
+    project(engine)
     assert table_rows(engine, ROUNDS) == []
 
 
@@ -260,7 +260,7 @@ async def test_a_test_key_event_changes_nothing(
     client: httpx.AsyncClient, tenant: Tenant, engine: Engine
 ) -> None:
     await send_ft(client, tenant.test_key, ft("a-1", "Bet", "10", "2026-11-01T10:00:00"))
-    project_all(engine)
+    project(engine)
     assert table_rows(engine, ROUNDS) == []
     body = await get(client, tenant.read_key, "/api/v1/players/p-1/sessions")
     assert body == {"sessions": [], "next_cursor": None}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from casino_support import DP_BATCH, REVVVS, at, dp, ft, project_all, revvvs, send_ft
+from casino_support import DP_BATCH, REVVVS, at, dp, ft, revvvs, send_ft
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from croupier.casino.models import SESSIONS
 from croupier.tenancy.models import Operator
 from factories import Tenant
-from projection_support import get, send, table_rows
+from projection_support import get, project, send, table_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +42,7 @@ async def test_a_session_across_midnight_with_its_figures(
     await send(client, tenant.key, REVVVS, wager)
     # Two hours later: a session of its own.
     await send(client, tenant.key, DP_BATCH, [dp("bet", "b-1", "1", "2026-11-01T02:31:00")])
-    project_all(engine)
+    project(engine)
 
     assert spans(engine) == [("31 23:50", "01 00:30"), ("01 02:31", "01 02:31")]
     first, second = sorted(table_rows(engine, SESSIONS), key=lambda row: row["started_at"])
@@ -69,11 +69,11 @@ async def test_a_late_event_bridges_two_sessions(
         ft("a-1", "Bet", "1", "2026-11-01T10:00:00", round_id="r-1"),
         ft("a-3", "Bet", "3", "2026-11-01T10:50:00", round_id="r-3"),
     )
-    project_all(engine)
+    project(engine)
     assert spans(engine) == [("01 10:00", "01 10:00"), ("01 10:50", "01 10:50")]
 
     await send_ft(client, tenant.key, ft("a-2", "Bet", "2", "2026-11-01T10:25:00", round_id="r-2"))
-    project_all(engine)
+    project(engine)
     assert spans(engine) == [("01 10:00", "01 10:50")]
     [merged] = table_rows(engine, SESSIONS)
     assert (merged["events"], merged["rounds"]) == (3, 3)
@@ -89,9 +89,9 @@ async def test_a_late_event_between_sessions_stays_separate(
         ft("a-1", "Bet", "1", "2026-11-01T10:00:00", round_id="r-1"),
         ft("a-3", "Bet", "3", "2026-11-01T12:00:00", round_id="r-3"),
     )
-    project_all(engine)
+    project(engine)
     await send_ft(client, tenant.key, ft("a-2", "Bet", "2", "2026-11-01T11:00:00", round_id="r-2"))
-    project_all(engine)
+    project(engine)
     assert spans(engine) == [
         ("01 10:00", "01 10:00"),
         ("01 11:00", "01 11:00"),
@@ -103,9 +103,9 @@ async def test_a_late_event_splits_nothing_but_extends_a_session(
     client: httpx.AsyncClient, tenant: Tenant, engine: Engine
 ) -> None:
     await send_ft(client, tenant.key, ft("a-2", "Bet", "2", "2026-11-01T10:20:00"))
-    project_all(engine)
+    project(engine)
     await send_ft(client, tenant.key, ft("a-1", "Bet", "1", "2026-11-01T10:00:00"))
-    project_all(engine)
+    project(engine)
     assert spans(engine) == [("01 10:00", "01 10:20")]
     [session] = table_rows(engine, SESSIONS)
     assert (session["rounds"], session["turnover"]) == (1, {"EUR": "3"})
@@ -124,7 +124,7 @@ async def test_the_operator_gap_setting_decides(
         ft("a-1", "Bet", "1", "2026-11-01T10:00:00", round_id="r-1"),
         ft("a-2", "Bet", "1", "2026-11-01T10:50:00", round_id="r-2"),
     )
-    project_all(engine)
+    project(engine)
     assert spans(engine) == [("01 10:00", "01 10:50")]
     [session] = table_rows(engine, SESSIONS)
     assert session["turnover"] == {"EUR": "2"}

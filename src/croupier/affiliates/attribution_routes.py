@@ -12,13 +12,19 @@ from sqlalchemy.orm import Session
 from croupier.affiliates import attribution
 from croupier.ingest.examples import error_responses
 from croupier.kit import jsoncodec
-from croupier.kit.db import in_db_thread, write_session
 from croupier.kit.errors import ApiError
 from croupier.kit.timeparse import utcnow
 from croupier.projections.engine import MAIN
 from croupier.projections.models import Checkpoint
 from croupier.tenancy.service import Scope
-from croupier.web import READ_PROJECTIONS, authorize, json_response, read_body, services
+from croupier.web import (
+    READ_PROJECTIONS,
+    authorize,
+    json_response,
+    read_body,
+    read_store,
+    write_store,
+)
 
 router = APIRouter(tags=["Attribution"])
 _SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
@@ -60,15 +66,13 @@ _REASSIGN_BODY: dict[str, Any] = {
 )
 async def get_attribution(request: Request, player_ref: str, brand: Brand = None) -> Response:
     key = await authorize(request, READ_PROJECTIONS)
-    engine = services(request).engine
 
-    def load() -> list[dict[str, Any]]:
-        with Session(engine) as session:
-            return attribution.find(
-                session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
-            )
+    def load(session: Session) -> list[dict[str, Any]]:
+        return attribution.find(
+            session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
+        )
 
-    found = await in_db_thread(load)
+    found = await read_store(request, load)
     if not found:
         raise ApiError(404, "not_found", f"no player {player_ref!r} for this operator")
     return json_response(request, {"player_ref": player_ref, "attributions": _public(found)})
@@ -83,44 +87,42 @@ async def get_attribution(request: Request, player_ref: str, brand: Brand = None
 async def reassign_attribution(request: Request, player_ref: str, brand: Brand = None) -> Response:
     key = await authorize(request, _ADMIN)
     affiliate_id, reason = _parse_reassignment(await read_body(request, limit=_MAX_BODY))
-    engine = services(request).engine
 
-    def write() -> list[dict[str, Any]]:
-        with write_session(engine) as session, session.begin():
-            _hold_projector(session)
-            found = attribution.find(
-                session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
-            )
-            if not found:
-                raise ApiError(404, "not_found", f"no player {player_ref!r} for this operator")
-            if len(found) > 1:
-                raise _ambiguous(player_ref, [row["brand_id"] for row in found])
-            try:
-                attribution.reassign(
-                    session,
-                    operator_id=key.operator_id,
-                    brand_id=found[0]["brand_id"],
-                    player_ref=player_ref,
-                    affiliate_id=affiliate_id,
-                    reason=reason,
-                    key_id=key.key_id,
-                    now=utcnow(),
-                )
-            except attribution.ReassignError as exc:
-                raise ApiError(
-                    400,
-                    "invalid_affiliate",
-                    str(exc),
-                    details=[{"field": "affiliate_id", "code": "not_found", "message": str(exc)}],
-                ) from exc
-            return attribution.find(
+    def write(session: Session) -> list[dict[str, Any]]:
+        _hold_projector(session)
+        found = attribution.find(
+            session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
+        )
+        if not found:
+            raise ApiError(404, "not_found", f"no player {player_ref!r} for this operator")
+        if len(found) > 1:
+            raise _ambiguous(player_ref, [row["brand_id"] for row in found])
+        try:
+            attribution.reassign(
                 session,
                 operator_id=key.operator_id,
-                player_ref=player_ref,
                 brand_id=found[0]["brand_id"],
+                player_ref=player_ref,
+                affiliate_id=affiliate_id,
+                reason=reason,
+                key_id=key.key_id,
+                now=utcnow(),
             )
+        except attribution.ReassignError as exc:
+            raise ApiError(
+                400,
+                "invalid_affiliate",
+                str(exc),
+                details=[{"field": "affiliate_id", "code": "not_found", "message": str(exc)}],
+            ) from exc
+        return attribution.find(
+            session,
+            operator_id=key.operator_id,
+            player_ref=player_ref,
+            brand_id=found[0]["brand_id"],
+        )
 
-    found = await in_db_thread(write)
+    found = await write_store(request, write)
     return json_response(request, {"player_ref": player_ref, "attributions": _public(found)})
 
 

@@ -17,10 +17,9 @@ from croupier.affiliates.affiliate_auth import authenticate_affiliate
 from croupier.affiliates.routes import link_json
 from croupier.ingest.examples import error_responses
 from croupier.kit.csvexport import CSV_OR_JSON, list_response
-from croupier.kit.db import in_db_thread, write_session
 from croupier.kit.errors import ApiError
 from croupier.kit.timeparse import utcnow
-from croupier.web import json_response, parse_body, services
+from croupier.web import json_response, parse_body, read_store, write_store
 
 router = APIRouter(tags=["Affiliate portal"])
 # The lead registers this scheme (HTTP bearer, an affiliate's crpa_ token) in the document.
@@ -61,11 +60,10 @@ async def stats(
     period = portal.parse_period(from_, to, today=utcnow().date())
     assert period is not None
 
-    def work() -> dict[str, Any]:
-        with Session(services(request).engine) as session:
-            return portal.stats(session, affiliate=affiliate, period=period, group_by=group_by)
+    def work(session: Session) -> dict[str, Any]:
+        return portal.stats(session, affiliate=affiliate, period=period, group_by=group_by)
 
-    body = await in_db_thread(work)
+    body = await read_store(request, work)
     filename = f"stats-{group_by}-{period.first_day}-{period.last_day}.csv"
     return list_response(request, body, items="groups", filename=filename)
 
@@ -91,13 +89,12 @@ async def list_players(
     period = portal.parse_period(from_, to, today=utcnow().date(), required=False)
     offset = _offset(cursor)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            return portal.list_players(
-                session, affiliate=affiliate, period=period, offset=offset, limit=limit
-            )
+    def work(session: Session) -> list[dict[str, Any]]:
+        return portal.list_players(
+            session, affiliate=affiliate, period=period, offset=offset, limit=limit
+        )
 
-    players = await in_db_thread(work)
+    players = await read_store(request, work)
     # An offset: a cursor of (time, player_ref) would hand the affiliate the operator's ids.
     next_cursor = str(offset + limit) if len(players) == limit else None
     body = {"players": players, "next_cursor": next_cursor}
@@ -120,13 +117,12 @@ async def list_attribution_changes(
     affiliate = await authenticate_affiliate(request)
     offset = _offset(cursor)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            return portal.list_attribution_changes(
-                session, affiliate=affiliate, offset=offset, limit=limit
-            )
+    def work(session: Session) -> list[dict[str, Any]]:
+        return portal.list_attribution_changes(
+            session, affiliate=affiliate, offset=offset, limit=limit
+        )
 
-    changes = await in_db_thread(work)
+    changes = await read_store(request, work)
     next_cursor = str(offset + limit) if len(changes) == limit else None
     body = {"changes": changes, "next_cursor": next_cursor}
     return list_response(request, body, items="changes", filename="attribution-changes.csv")
@@ -160,12 +156,11 @@ async def list_links(
 ) -> Response:
     affiliate = await authenticate_affiliate(request)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            found = portal.list_links(session, affiliate=affiliate, after_id=cursor, limit=limit)
-            return [{**link_json(link, request), "clicks": counts} for link, counts in found]
+    def work(session: Session) -> list[dict[str, Any]]:
+        found = portal.list_links(session, affiliate=affiliate, after_id=cursor, limit=limit)
+        return [{**link_json(link, request), "clicks": counts} for link, counts in found]
 
-    links = await in_db_thread(work)
+    links = await read_store(request, work)
     next_cursor = links[-1]["id"] if len(links) == limit else None
     body = {"links": links, "next_cursor": next_cursor}
     return list_response(request, body, items="links", filename="links.csv")
@@ -188,12 +183,11 @@ async def create_link(request: Request) -> Response:
     affiliate = await authenticate_affiliate(request)
     body = await _parse_link(request)
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            link = portal.create_link(session, affiliate=affiliate, **body.model_dump())
-            return link_json(link, request)
+    def work(session: Session) -> dict[str, Any]:
+        link = portal.create_link(session, affiliate=affiliate, **body.model_dump())
+        return link_json(link, request)
 
-    return json_response(request, await in_db_thread(work), 201)
+    return json_response(request, await write_store(request, work), 201)
 
 
 async def _parse_link(request: Request) -> NewLink:

@@ -25,8 +25,7 @@ from croupier.affiliates.routes import (
     body_doc,
 )
 from croupier.ingest.examples import error_responses
-from croupier.kit.db import in_db_thread, write_session
-from croupier.web import authorize, json_response, parse_body, services
+from croupier.web import authorize, json_response, parse_body, read_store, write_store
 
 router = APIRouter(tags=["Postbacks"])
 _LIST_ERRORS = error_responses("400", "401", "403", "404", "429", "503")
@@ -71,18 +70,17 @@ async def create_postback(request: Request, affiliate_id: str) -> Response:
     key = await authorize(request, ADMIN)
     body, _ = await parse_body(request, NewPostback)
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            template = postbacks.create_template(
-                session,
-                operator_id=key.operator_id,
-                affiliate_id=affiliate_id,
-                now=datetime.now(UTC),
-                **body.model_dump(),
-            )
-            return template_json(template)
+    def work(session: Session) -> dict[str, Any]:
+        template = postbacks.create_template(
+            session,
+            operator_id=key.operator_id,
+            affiliate_id=affiliate_id,
+            now=datetime.now(UTC),
+            **body.model_dump(),
+        )
+        return template_json(template)
 
-    return json_response(request, await in_db_thread(work), 201)
+    return json_response(request, await write_store(request, work), 201)
 
 
 @router.get(
@@ -94,14 +92,13 @@ async def create_postback(request: Request, affiliate_id: str) -> Response:
 async def list_postbacks(request: Request, affiliate_id: str) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            found = postbacks.list_templates(
-                session, operator_id=key.operator_id, affiliate_id=affiliate_id
-            )
-            return [template_json(t) for t in found]
+    def work(session: Session) -> list[dict[str, Any]]:
+        found = postbacks.list_templates(
+            session, operator_id=key.operator_id, affiliate_id=affiliate_id
+        )
+        return [template_json(t) for t in found]
 
-    return json_response(request, {"postbacks": await in_db_thread(work)})
+    return json_response(request, {"postbacks": await read_store(request, work)})
 
 
 @router.patch(
@@ -118,14 +115,13 @@ async def update_postback(request: Request, postback_id: str) -> Response:
         if name in changes and changes[name] is None:
             raise management.invalid(name, "may not be null")
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            template = postbacks.update_template(
-                session, operator_id=key.operator_id, template_id=postback_id, changes=changes
-            )
-            return template_json(template)
+    def work(session: Session) -> dict[str, Any]:
+        template = postbacks.update_template(
+            session, operator_id=key.operator_id, template_id=postback_id, changes=changes
+        )
+        return template_json(template)
 
-    return json_response(request, await in_db_thread(work))
+    return json_response(request, await write_store(request, work))
 
 
 @router.delete(
@@ -137,14 +133,13 @@ async def update_postback(request: Request, postback_id: str) -> Response:
 async def delete_postback(request: Request, postback_id: str) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            cancelled = postbacks.delete_template(
-                session, operator_id=key.operator_id, template_id=postback_id
-            )
-            return {"id": postback_id, "deleted": True, "cancelled_deliveries": cancelled}
+    def work(session: Session) -> dict[str, Any]:
+        cancelled = postbacks.delete_template(
+            session, operator_id=key.operator_id, template_id=postback_id
+        )
+        return {"id": postback_id, "deleted": True, "cancelled_deliveries": cancelled}
 
-    return json_response(request, await in_db_thread(work))
+    return json_response(request, await write_store(request, work))
 
 
 # -- the delivery log ----------------------------------------------------------------------
@@ -222,23 +217,22 @@ async def list_deliveries(
 ) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            if affiliate_id is not None:  # another operator's affiliate is a 404
-                management.get_affiliate(
-                    session, operator_id=key.operator_id, affiliate_id=affiliate_id
-                )
-            return _deliveries(
-                session,
-                operator_id=key.operator_id,
-                affiliate_id=affiliate_id,
-                status=status,
-                after_id=cursor,
-                limit=limit,
-                player_hashes=False,
+    def work(session: Session) -> list[dict[str, Any]]:
+        if affiliate_id is not None:  # another operator's affiliate is a 404
+            management.get_affiliate(
+                session, operator_id=key.operator_id, affiliate_id=affiliate_id
             )
+        return _deliveries(
+            session,
+            operator_id=key.operator_id,
+            affiliate_id=affiliate_id,
+            status=status,
+            after_id=cursor,
+            limit=limit,
+            player_hashes=False,
+        )
 
-    items = await in_db_thread(work)
+    items = await read_store(request, work)
     next_cursor = items[-1]["id"] if len(items) == limit else None
     return json_response(request, {"deliveries": items, "next_cursor": next_cursor})
 
@@ -253,18 +247,17 @@ async def my_deliveries(
 ) -> Response:
     identity = await authenticate_affiliate(request)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            return _deliveries(
-                session,
-                operator_id=identity.operator_id,
-                affiliate_id=identity.affiliate_id,
-                status=status,
-                after_id=cursor,
-                limit=limit,
-                player_hashes=True,
-            )
+    def work(session: Session) -> list[dict[str, Any]]:
+        return _deliveries(
+            session,
+            operator_id=identity.operator_id,
+            affiliate_id=identity.affiliate_id,
+            status=status,
+            after_id=cursor,
+            limit=limit,
+            player_hashes=True,
+        )
 
-    items = await in_db_thread(work)
+    items = await read_store(request, work)
     next_cursor = items[-1]["id"] if len(items) == limit else None
     return json_response(request, {"deliveries": items, "next_cursor": next_cursor})

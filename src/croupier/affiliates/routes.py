@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from croupier.affiliates import management
 from croupier.affiliates.models import Affiliate, AffiliateToken, Campaign, PromoCode, TrackingLink
 from croupier.ingest.examples import error_responses
-from croupier.kit.db import in_db_thread, write_session
 from croupier.tenancy.service import Scope
-from croupier.web import authorize, json_response, parse_body, services
+from croupier.web import authorize, json_response, parse_body, read_store, write_store
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["Affiliates"])
@@ -167,14 +166,13 @@ async def create_affiliate(request: Request) -> Response:
     key = await authorize(request, ADMIN)
     body, _ = await _parse(request, NewAffiliate)
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            affiliate = management.create_affiliate(
-                session, operator_id=key.operator_id, **body.model_dump()
-            )
-            return affiliate_json(affiliate)
+    def work(session: Session) -> dict[str, Any]:
+        affiliate = management.create_affiliate(
+            session, operator_id=key.operator_id, **body.model_dump()
+        )
+        return affiliate_json(affiliate)
 
-    return json_response(request, await in_db_thread(work), 201)
+    return json_response(request, await write_store(request, work), 201)
 
 
 @router.get(
@@ -192,19 +190,18 @@ async def list_affiliates(
 ) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            found = management.list_affiliates(
-                session,
-                operator_id=key.operator_id,
-                status=status,
-                parent_id=parent_id,
-                after_id=cursor,
-                limit=limit,
-            )
-            return [affiliate_json(a) for a in found]
+    def work(session: Session) -> list[dict[str, Any]]:
+        found = management.list_affiliates(
+            session,
+            operator_id=key.operator_id,
+            status=status,
+            parent_id=parent_id,
+            after_id=cursor,
+            limit=limit,
+        )
+        return [affiliate_json(a) for a in found]
 
-    return _page(request, "affiliates", await in_db_thread(work), limit)
+    return _page(request, "affiliates", await read_store(request, work), limit)
 
 
 @router.get(
@@ -216,15 +213,14 @@ async def list_affiliates(
 async def get_affiliate(request: Request, affiliate_id: str) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> dict[str, Any]:
-        with Session(services(request).engine) as session:
-            return affiliate_json(
-                management.get_affiliate(
-                    session, operator_id=key.operator_id, affiliate_id=affiliate_id
-                )
+    def work(session: Session) -> dict[str, Any]:
+        return affiliate_json(
+            management.get_affiliate(
+                session, operator_id=key.operator_id, affiliate_id=affiliate_id
             )
+        )
 
-    return json_response(request, await in_db_thread(work))
+    return json_response(request, await read_store(request, work))
 
 
 @router.patch(
@@ -241,14 +237,13 @@ async def update_affiliate(request: Request, affiliate_id: str) -> Response:
         if name in changes and changes[name] is None:
             raise management.invalid(name, "may not be null")
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            affiliate = management.update_affiliate(
-                session, operator_id=key.operator_id, affiliate_id=affiliate_id, changes=changes
-            )
-            return affiliate_json(affiliate)
+    def work(session: Session) -> dict[str, Any]:
+        affiliate = management.update_affiliate(
+            session, operator_id=key.operator_id, affiliate_id=affiliate_id, changes=changes
+        )
+        return affiliate_json(affiliate)
 
-    return json_response(request, await in_db_thread(work))
+    return json_response(request, await write_store(request, work))
 
 
 @router.post(
@@ -261,14 +256,13 @@ async def update_affiliate(request: Request, affiliate_id: str) -> Response:
 async def issue_token(request: Request, affiliate_id: str) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            issued = management.issue_token(
-                session, operator_id=key.operator_id, affiliate_id=affiliate_id
-            )
-            return {**token_json(issued.token), "token": issued.secret}
+    def work(session: Session) -> dict[str, Any]:
+        issued = management.issue_token(
+            session, operator_id=key.operator_id, affiliate_id=affiliate_id
+        )
+        return {**token_json(issued.token), "token": issued.secret}
 
-    return json_response(request, await in_db_thread(work), 201)
+    return json_response(request, await write_store(request, work), 201)
 
 
 @router.get(
@@ -280,14 +274,13 @@ async def issue_token(request: Request, affiliate_id: str) -> Response:
 async def list_tokens(request: Request, affiliate_id: str) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            found = management.list_tokens(
-                session, operator_id=key.operator_id, affiliate_id=affiliate_id
-            )
-            return [token_json(t) for t in found]
+    def work(session: Session) -> list[dict[str, Any]]:
+        found = management.list_tokens(
+            session, operator_id=key.operator_id, affiliate_id=affiliate_id
+        )
+        return [token_json(t) for t in found]
 
-    return json_response(request, {"tokens": await in_db_thread(work)})
+    return json_response(request, {"tokens": await read_store(request, work)})
 
 
 @router.delete(
@@ -299,14 +292,13 @@ async def list_tokens(request: Request, affiliate_id: str) -> Response:
 async def revoke_token(request: Request, affiliate_id: str, token_id: str) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            token = management.revoke_token(
-                session, operator_id=key.operator_id, affiliate_id=affiliate_id, token_id=token_id
-            )
-            return token_json(token)
+    def work(session: Session) -> dict[str, Any]:
+        token = management.revoke_token(
+            session, operator_id=key.operator_id, affiliate_id=affiliate_id, token_id=token_id
+        )
+        return token_json(token)
 
-    return json_response(request, await in_db_thread(work))
+    return json_response(request, await write_store(request, work))
 
 
 # --- campaigns -------------------------------------------------------------------------------
@@ -323,14 +315,13 @@ async def create_campaign(request: Request) -> Response:
     key = await authorize(request, ADMIN)
     body, _ = await _parse(request, NewCampaign)
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            campaign = management.create_campaign(
-                session, operator_id=key.operator_id, affiliate_id=body.affiliate_id, name=body.name
-            )
-            return campaign_json(campaign)
+    def work(session: Session) -> dict[str, Any]:
+        campaign = management.create_campaign(
+            session, operator_id=key.operator_id, affiliate_id=body.affiliate_id, name=body.name
+        )
+        return campaign_json(campaign)
 
-    return json_response(request, await in_db_thread(work), 201)
+    return json_response(request, await write_store(request, work), 201)
 
 
 @router.get(
@@ -347,18 +338,17 @@ async def list_campaigns(
 ) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            found = management.list_campaigns(
-                session,
-                operator_id=key.operator_id,
-                affiliate_id=affiliate_id,
-                after_id=cursor,
-                limit=limit,
-            )
-            return [campaign_json(c) for c in found]
+    def work(session: Session) -> list[dict[str, Any]]:
+        found = management.list_campaigns(
+            session,
+            operator_id=key.operator_id,
+            affiliate_id=affiliate_id,
+            after_id=cursor,
+            limit=limit,
+        )
+        return [campaign_json(c) for c in found]
 
-    return _page(request, "campaigns", await in_db_thread(work), limit)
+    return _page(request, "campaigns", await read_store(request, work), limit)
 
 
 # --- tracking links --------------------------------------------------------------------------
@@ -375,12 +365,11 @@ async def create_link(request: Request) -> Response:
     key = await authorize(request, ADMIN)
     body, _ = await _parse(request, NewLink)
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            link = management.create_link(session, operator_id=key.operator_id, **body.model_dump())
-            return link_json(link, request)
+    def work(session: Session) -> dict[str, Any]:
+        link = management.create_link(session, operator_id=key.operator_id, **body.model_dump())
+        return link_json(link, request)
 
-    return json_response(request, await in_db_thread(work), 201)
+    return json_response(request, await write_store(request, work), 201)
 
 
 @router.get(
@@ -398,19 +387,18 @@ async def list_links(
 ) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            found = management.list_links(
-                session,
-                operator_id=key.operator_id,
-                affiliate_id=affiliate_id,
-                campaign_id=campaign_id,
-                after_id=cursor,
-                limit=limit,
-            )
-            return [link_json(link, request) for link in found]
+    def work(session: Session) -> list[dict[str, Any]]:
+        found = management.list_links(
+            session,
+            operator_id=key.operator_id,
+            affiliate_id=affiliate_id,
+            campaign_id=campaign_id,
+            after_id=cursor,
+            limit=limit,
+        )
+        return [link_json(link, request) for link in found]
 
-    return _page(request, "links", await in_db_thread(work), limit)
+    return _page(request, "links", await read_store(request, work), limit)
 
 
 @router.get(
@@ -422,13 +410,12 @@ async def list_links(
 async def get_link(request: Request, link_id: str) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> dict[str, Any]:
-        with Session(services(request).engine) as session:
-            link = management.get_link(session, operator_id=key.operator_id, link_id=link_id)
-            counts = management.click_counts(session, link_id=link.id)
-            return {**link_json(link, request), "clicks": counts}
+    def work(session: Session) -> dict[str, Any]:
+        link = management.get_link(session, operator_id=key.operator_id, link_id=link_id)
+        counts = management.click_counts(session, link_id=link.id)
+        return {**link_json(link, request), "clicks": counts}
 
-    return json_response(request, await in_db_thread(work))
+    return json_response(request, await read_store(request, work))
 
 
 @router.patch(
@@ -444,14 +431,13 @@ async def update_link(request: Request, link_id: str) -> Response:
     if "enabled" in changes and changes["enabled"] is None:
         raise management.invalid("enabled", "true or false")
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            link = management.update_link(
-                session, operator_id=key.operator_id, link_id=link_id, changes=changes
-            )
-            return link_json(link, request)
+    def work(session: Session) -> dict[str, Any]:
+        link = management.update_link(
+            session, operator_id=key.operator_id, link_id=link_id, changes=changes
+        )
+        return link_json(link, request)
 
-    return json_response(request, await in_db_thread(work))
+    return json_response(request, await write_store(request, work))
 
 
 # --- promo codes -----------------------------------------------------------------------------
@@ -468,14 +454,13 @@ async def create_promo_code(request: Request) -> Response:
     key = await authorize(request, ADMIN)
     body, _ = await _parse(request, NewPromoCode)
 
-    def work() -> dict[str, Any]:
-        with write_session(services(request).engine) as session, session.begin():
-            promo = management.create_promo_code(
-                session, operator_id=key.operator_id, affiliate_id=body.affiliate_id, code=body.code
-            )
-            return promo_json(promo)
+    def work(session: Session) -> dict[str, Any]:
+        promo = management.create_promo_code(
+            session, operator_id=key.operator_id, affiliate_id=body.affiliate_id, code=body.code
+        )
+        return promo_json(promo)
 
-    return json_response(request, await in_db_thread(work), 201)
+    return json_response(request, await write_store(request, work), 201)
 
 
 @router.get(
@@ -492,15 +477,14 @@ async def list_promo_codes(
 ) -> Response:
     key = await authorize(request, ADMIN)
 
-    def work() -> list[dict[str, Any]]:
-        with Session(services(request).engine) as session:
-            found = management.list_promo_codes(
-                session,
-                operator_id=key.operator_id,
-                affiliate_id=affiliate_id,
-                after_id=cursor,
-                limit=limit,
-            )
-            return [promo_json(p) for p in found]
+    def work(session: Session) -> list[dict[str, Any]]:
+        found = management.list_promo_codes(
+            session,
+            operator_id=key.operator_id,
+            affiliate_id=affiliate_id,
+            after_id=cursor,
+            limit=limit,
+        )
+        return [promo_json(p) for p in found]
 
-    return _page(request, "promo_codes", await in_db_thread(work), limit)
+    return _page(request, "promo_codes", await read_store(request, work), limit)

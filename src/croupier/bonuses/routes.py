@@ -14,9 +14,13 @@ from sqlalchemy.orm import Session
 from croupier.bonuses import repository
 from croupier.bonuses.repository import BonusQuery
 from croupier.ingest.examples import error_responses
-from croupier.kit.db import in_db_thread
 from croupier.kit.errors import ApiError
-from croupier.web import READ_PROJECTIONS, authorize, json_response, services
+from croupier.web import (
+    READ_PROJECTIONS,
+    authorize,
+    json_response,
+    read_store,
+)
 
 router = APIRouter(tags=["Bonuses"])
 _SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
@@ -75,18 +79,16 @@ async def list_player_bonuses(
         after=decode_cursor(cursor) if cursor is not None else None,
         limit=limit,
     )
-    engine = services(request).engine
 
-    def load() -> list[dict[str, Any]] | None:
-        with Session(engine) as session:
-            bonuses = repository.list_bonuses(session, wanted=wanted)
-            if bonuses or repository.player_known(
-                session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
-            ):
-                return bonuses
-            return None
+    def load(session: Session) -> list[dict[str, Any]] | None:
+        bonuses = repository.list_bonuses(session, wanted=wanted)
+        if bonuses or repository.player_known(
+            session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
+        ):
+            return bonuses
+        return None
 
-    bonuses = await in_db_thread(load)
+    bonuses = await read_store(request, load)
     if bonuses is None:
         raise ApiError(404, "not_found", f"no player {player_ref} for this operator")
     last = bonuses[-1] if len(bonuses) == limit else None

@@ -13,9 +13,13 @@ from sqlalchemy.orm import Session
 from croupier.casino import repository
 from croupier.casino.repository import Position
 from croupier.ingest.examples import error_responses
-from croupier.kit.db import in_db_thread
 from croupier.kit.errors import ApiError
-from croupier.web import READ_PROJECTIONS, authorize, json_response, services
+from croupier.web import (
+    READ_PROJECTIONS,
+    authorize,
+    json_response,
+    read_store,
+)
 
 router = APIRouter(tags=["Casino"])
 _SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
@@ -42,21 +46,19 @@ async def list_player_rounds(
 ) -> Response:
     key = await authorize(request, READ_PROJECTIONS)
     after = _position(cursor, size=3)
-    engine = services(request).engine
 
-    def load() -> list[dict[str, Any]]:
-        with Session(engine) as session:
-            return repository.player_rounds(
-                session,
-                operator_id=key.operator_id,
-                player_ref=player_ref,
-                brand_id=brand,
-                after=after,
-                limit=limit + 1,
-            )
+    def load(session: Session) -> list[dict[str, Any]]:
+        return repository.player_rounds(
+            session,
+            operator_id=key.operator_id,
+            player_ref=player_ref,
+            brand_id=brand,
+            after=after,
+            limit=limit + 1,
+        )
 
     rounds, next_cursor = _page(
-        await in_db_thread(load),
+        await read_store(request, load),
         limit,
         position=lambda last: (last["started_at"], last["brand_id"], last["round_ref"]),
         to_json=repository.round_json,
@@ -79,21 +81,19 @@ async def list_player_sessions(
 ) -> Response:
     key = await authorize(request, READ_PROJECTIONS)
     after = _position(cursor, size=2)
-    engine = services(request).engine
 
-    def load() -> list[dict[str, Any]]:
-        with Session(engine) as session:
-            return repository.player_sessions(
-                session,
-                operator_id=key.operator_id,
-                player_ref=player_ref,
-                brand_id=brand,
-                after=after,
-                limit=limit + 1,
-            )
+    def load(session: Session) -> list[dict[str, Any]]:
+        return repository.player_sessions(
+            session,
+            operator_id=key.operator_id,
+            player_ref=player_ref,
+            brand_id=brand,
+            after=after,
+            limit=limit + 1,
+        )
 
     sessions, next_cursor = _page(
-        await in_db_thread(load),
+        await read_store(request, load),
         limit,
         position=lambda last: (last["started_at"], last["brand_id"]),
         to_json=repository.session_json,
@@ -129,22 +129,20 @@ async def get_round(
     ] = None,
 ) -> Response:
     key = await authorize(request, READ_PROJECTIONS)
-    engine = services(request).engine
 
-    def load() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        with Session(engine) as session:
-            found = repository.find_rounds(
-                session,
-                operator_id=key.operator_id,
-                round_ref=round_id,
-                brand_id=brand,
-                player_ref=player_ref,
-            )
-            if len(found) != 1:
-                return found, []
-            return found, repository.round_activities(session, game_round=found[0])
+    def load(session: Session) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        found = repository.find_rounds(
+            session,
+            operator_id=key.operator_id,
+            round_ref=round_id,
+            brand_id=brand,
+            player_ref=player_ref,
+        )
+        if len(found) != 1:
+            return found, []
+        return found, repository.round_activities(session, game_round=found[0])
 
-    found, activities = await in_db_thread(load)
+    found, activities = await read_store(request, load)
     if not found:
         raise ApiError(404, "not_found", f"no round {round_id!r} for this operator")
     if len(found) > 1:

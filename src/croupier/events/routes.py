@@ -13,10 +13,9 @@ from croupier.events import repository
 from croupier.events.model import Kind
 from croupier.ingest.auth import READ_OWN_EVENTS
 from croupier.ingest.examples import error_responses
-from croupier.kit.db import in_db_thread
 from croupier.kit.errors import ApiError
 from croupier.kit.timeparse import parse_iso
-from croupier.web import authorize, json_response, services
+from croupier.web import authorize, json_response, read_store
 
 router = APIRouter(tags=["Events"])
 _SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
@@ -30,14 +29,12 @@ _SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
 )
 async def get_event(request: Request, event_id: str) -> Response:
     key = await authorize(request, READ_OWN_EVENTS)
-    engine = services(request).engine
 
-    def load() -> dict[str, object] | None:
-        with Session(engine) as session:
-            event = repository.get_event(session, operator_id=key.operator_id, event_id=event_id)
-            return None if event is None else repository.event_json(event)
+    def load(session: Session) -> dict[str, object] | None:
+        event = repository.get_event(session, operator_id=key.operator_id, event_id=event_id)
+        return None if event is None else repository.event_json(event)
 
-    found = await in_db_thread(load)
+    found = await read_store(request, load)
     if found is None:
         raise ApiError(404, "not_found", f"no event {event_id} for this operator")
     return json_response(request, found)
@@ -74,21 +71,19 @@ async def list_events(
                     {"field": "since", "code": "invalid_timestamp", "message": "expected ISO 8601"}
                 ],
             )
-    engine = services(request).engine
 
-    def load() -> list[dict[str, object]]:
-        with Session(engine) as session:
-            events = repository.list_events(
-                session,
-                operator_id=key.operator_id,
-                player_ref=player_ref,
-                kind=kind.value if kind else None,
-                since=since_at,
-                after_seq=cursor,
-                limit=limit,
-            )
-            return [repository.event_json(event) for event in events]
+    def load(session: Session) -> list[dict[str, object]]:
+        events = repository.list_events(
+            session,
+            operator_id=key.operator_id,
+            player_ref=player_ref,
+            kind=kind.value if kind else None,
+            since=since_at,
+            after_seq=cursor,
+            limit=limit,
+        )
+        return [repository.event_json(event) for event in events]
 
-    events = await in_db_thread(load)
+    events = await read_store(request, load)
     next_cursor = events[-1]["seq"] if len(events) == limit else None
     return json_response(request, {"events": events, "next_cursor": next_cursor})

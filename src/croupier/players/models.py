@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from croupier.kit.db import Base, Money, UtcDateTime
@@ -38,11 +38,10 @@ class Player(Base):
     first_deposit_event_id: Mapped[str | None] = mapped_column(String(36))
     first_deposit_amount: Mapped[Decimal | None] = mapped_column(Money())
     first_deposit_currency: Mapped[str | None] = mapped_column(String(10))
-    # A Revvvs ``first_deposit`` is the sender's claim, checked against the stream.
+    # A Revvvs ``first_deposit`` is the sender's claim, checked against the stream when read.
     claimed_first_deposit_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     claimed_first_deposit_seq: Mapped[int | None] = mapped_column(BigInteger)
     claimed_first_deposit_event_id: Mapped[str | None] = mapped_column(String(36))
-    first_deposit_mismatch: Mapped[bool] = mapped_column(Boolean)
     # The latest account flag by occurred_at; "active" until one arrives.
     account_flag: Mapped[str] = mapped_column(String(32))
     account_flag_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -55,8 +55,6 @@ class Handler:
                 _count_money(money, event)
             if event.kind == Kind.ACCOUNT_FLAG:
                 flags.append(_flag_row(event))
-        for player in players.values():
-            player["first_deposit_mismatch"] = _mismatch(player)
         rows.upsert(session, PLAYERS, [players[key] for key in sorted(keys)])
         rows.upsert(session, MONEY, [money[key] for key in sorted(money)])
         rows.upsert(session, FLAGS, flags)
@@ -71,7 +69,6 @@ def _new_player(event: EventRow) -> dict[str, Any]:
         events=0,
         first_seen_at=event.occurred_at,
         last_activity_at=event.occurred_at,
-        first_deposit_mismatch=False,
         account_flag="active",
     )
     return player
@@ -120,12 +117,6 @@ def _fold(player: dict[str, Any], event: EventRow) -> None:
         latest_at, latest_seq = player["account_flag_at"], player["account_flag_seq"]
         if latest_at is None or (at, seq) > (latest_at, latest_seq or 0):
             player.update(account_flag=_flag(event), account_flag_at=at, account_flag_seq=seq)
-
-
-def _mismatch(player: dict[str, Any]) -> bool:
-    """A claimed first deposit that is not the earliest approved deposit in the stream."""
-    claimed = player["claimed_first_deposit_event_id"]
-    return claimed is not None and claimed != player["first_deposit_event_id"]
 
 
 def _count_money(money: dict[tuple[Any, ...], dict[str, Any]], event: EventRow) -> None:

@@ -32,6 +32,11 @@ def profile(session: Session, player: Player) -> dict[str, Any]:
         if column.name not in _HIDDEN and column.name != "operator_id"
     }
     body["registration_missing"] = player.registered_at is None
+    # A claimed first deposit (Revvvs) that is not the earliest approved one in the stream.
+    claimed = player.claimed_first_deposit_event_id
+    body["first_deposit_mismatch"] = (
+        claimed is not None and claimed != player.first_deposit_event_id
+    )
     money = session.scalars(
         select(PlayerMoney)
         .where(

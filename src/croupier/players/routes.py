@@ -11,11 +11,15 @@ from sqlalchemy.orm import Session
 
 from croupier.events.repository import event_json
 from croupier.ingest.examples import error_responses
-from croupier.kit.db import in_db_thread
 from croupier.kit.errors import ApiError
 from croupier.kit.timeparse import parse_iso
 from croupier.players import repository
-from croupier.web import READ_PROJECTIONS, authorize, json_response, services
+from croupier.web import (
+    READ_PROJECTIONS,
+    authorize,
+    json_response,
+    read_store,
+)
 
 router = APIRouter(tags=["Players"])
 _SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
@@ -33,16 +37,14 @@ Brand = Annotated[
 )
 async def get_player(request: Request, player_ref: str, brand: Brand = None) -> Response:
     key = await authorize(request, READ_PROJECTIONS)
-    engine = services(request).engine
 
-    def load() -> list[dict[str, Any]]:
-        with Session(engine) as session:
-            found = repository.find_players(
-                session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
-            )
-            return [repository.profile(session, player) for player in found]
+    def load(session: Session) -> list[dict[str, Any]]:
+        found = repository.find_players(
+            session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
+        )
+        return [repository.profile(session, player) for player in found]
 
-    profiles = await in_db_thread(load)
+    profiles = await read_store(request, load)
     if not profiles:
         raise ApiError(404, "not_found", f"no player {player_ref!r} for this operator")
     if len(profiles) > 1:
@@ -73,21 +75,19 @@ async def get_timeline(
 ) -> Response:
     key = await authorize(request, READ_PROJECTIONS)
     before = _parse_cursor(cursor) if cursor is not None else None
-    engine = services(request).engine
 
-    def load() -> list[dict[str, Any]]:
-        with Session(engine) as session:
-            events = repository.timeline(
-                session,
-                operator_id=key.operator_id,
-                player_ref=player_ref,
-                brand_id=brand,
-                before=before,
-                limit=limit,
-            )
-            return [event_json(event) for event in events]
+    def load(session: Session) -> list[dict[str, Any]]:
+        events = repository.timeline(
+            session,
+            operator_id=key.operator_id,
+            player_ref=player_ref,
+            brand_id=brand,
+            before=before,
+            limit=limit,
+        )
+        return [event_json(event) for event in events]
 
-    events = await in_db_thread(load)
+    events = await read_store(request, load)
     next_cursor = None
     if len(events) == limit:
         next_cursor = f"{events[-1]['occurred_at']}~{events[-1]['seq']}"

@@ -14,12 +14,18 @@ from sqlalchemy.orm import Session
 
 from croupier.ingest.examples import error_responses
 from croupier.kit import jsoncodec
-from croupier.kit.db import in_db_thread, write_session
 from croupier.kit.errors import ApiError
 from croupier.reports import daily, fx
 from croupier.tenancy.models import Operator
 from croupier.tenancy.service import Scope
-from croupier.web import READ_PROJECTIONS, authorize, json_response, read_body, services
+from croupier.web import (
+    READ_PROJECTIONS,
+    authorize,
+    json_response,
+    read_body,
+    read_store,
+    write_store,
+)
 
 router = APIRouter(tags=["Reports"])
 _SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
@@ -50,24 +56,22 @@ async def daily_report(
     key = await authorize(request, READ_PROJECTIONS)
     first_day, last_day = _period(first, last)
     after = _decode_cursor(cursor) if cursor is not None else None
-    engine = services(request).engine
 
-    def load() -> tuple[str, list[dict[str, Any]], tuple[date, str] | None]:
-        with Session(engine) as session:
-            currency = _reporting_currency(session, key.operator_id)
-            report, next_key = daily.daily_report(
-                session,
-                operator_id=key.operator_id,
-                reporting_currency=currency,
-                first=first_day,
-                last=last_day,
-                group_by=group_by,
-                after=after,
-                limit=limit,
-            )
-            return currency, report, next_key
+    def load(session: Session) -> tuple[str, list[dict[str, Any]], tuple[date, str] | None]:
+        currency = _reporting_currency(session, key.operator_id)
+        report, next_key = daily.daily_report(
+            session,
+            operator_id=key.operator_id,
+            reporting_currency=currency,
+            first=first_day,
+            last=last_day,
+            group_by=group_by,
+            after=after,
+            limit=limit,
+        )
+        return currency, report, next_key
 
-    currency, report, next_key = await in_db_thread(load)
+    currency, report, next_key = await read_store(request, load)
     return json_response(
         request,
         {
@@ -96,28 +100,26 @@ async def player_daily(
 ) -> Response:
     key = await authorize(request, READ_PROJECTIONS)
     first_day, last_day = _period(first, last)
-    engine = services(request).engine
 
-    def load() -> tuple[str, list[dict[str, Any]]] | None:
-        with Session(engine) as session:
-            known = daily.has_player(
-                session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
-            )
-            if not known:
-                return None
-            currency = _reporting_currency(session, key.operator_id)
-            days = daily.player_days(
-                session,
-                operator_id=key.operator_id,
-                reporting_currency=currency,
-                player_ref=player_ref,
-                brand_id=brand,
-                first=first_day,
-                last=last_day,
-            )
-            return currency, days
+    def load(session: Session) -> tuple[str, list[dict[str, Any]]] | None:
+        known = daily.has_player(
+            session, operator_id=key.operator_id, player_ref=player_ref, brand_id=brand
+        )
+        if not known:
+            return None
+        currency = _reporting_currency(session, key.operator_id)
+        days = daily.player_days(
+            session,
+            operator_id=key.operator_id,
+            reporting_currency=currency,
+            player_ref=player_ref,
+            brand_id=brand,
+            first=first_day,
+            last=last_day,
+        )
+        return currency, days
 
-    found = await in_db_thread(load)
+    found = await read_store(request, load)
     if found is None:
         raise ApiError(404, "not_found", f"no player {player_ref} with activity for this operator")
     currency, days = found
@@ -142,13 +144,11 @@ async def load_rates(request: Request) -> Response:
         rates = fx.parse_items(items)
     except fx.FxError as exc:
         raise ApiError(400, "invalid_rates", str(exc), details=exc.details) from None
-    engine = services(request).engine
 
-    def store() -> int:
-        with write_session(engine) as session, session.begin():
-            return fx.store(session, operator_id=key.operator_id, rates=rates)
+    def store(session: Session) -> int:
+        return fx.store(session, operator_id=key.operator_id, rates=rates)
 
-    loaded = await in_db_thread(store)
+    loaded = await write_store(request, store)
     return json_response(request, {"loaded": loaded})
 
 
@@ -161,15 +161,11 @@ async def load_rates(request: Request) -> Response:
 async def list_rates(request: Request, first: FromDate, last: ToDate) -> Response:
     key = await authorize(request, READ_PROJECTIONS)
     first_day, last_day = _period(first, last)
-    engine = services(request).engine
 
-    def load() -> list[dict[str, Any]]:
-        with Session(engine) as session:
-            return fx.list_rates(
-                session, operator_id=key.operator_id, first=first_day, last=last_day
-            )
+    def load(session: Session) -> list[dict[str, Any]]:
+        return fx.list_rates(session, operator_id=key.operator_id, first=first_day, last=last_day)
 
-    return json_response(request, {"rates": await in_db_thread(load)})
+    return json_response(request, {"rates": await read_store(request, load)})
 
 
 def _reporting_currency(session: Session, operator_id: str) -> str:

@@ -50,7 +50,6 @@ def upgrade() -> None:
         sa.Column("claimed_first_deposit_at", time, nullable=True),
         sa.Column("claimed_first_deposit_seq", sa.BigInteger(), nullable=True),
         sa.Column("claimed_first_deposit_event_id", sa.String(length=36), nullable=True),
-        sa.Column("first_deposit_mismatch", sa.Boolean(), nullable=False),
         sa.Column("account_flag", sa.String(length=32), nullable=False),
         sa.Column("account_flag_at", time, nullable=True),
         sa.Column("account_flag_seq", sa.BigInteger(), nullable=True),
