@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
+from croupier.kit.db import write_session
 from croupier.tenancy import service as tenancy
 from croupier.tenancy.service import Scope
 
@@ -27,7 +27,7 @@ class Tenant:
 
 def make_tenant(engine: Engine, *, name: str, rate_limit: str | None = "100000/minute") -> Tenant:
     """An operator with two brands, and keys of every scope (generous limits unless asked)."""
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         operator = tenancy.create_operator(session, name=name, currency="EUR")
         brand = tenancy.create_brand(session, operator=operator, name=f"{name}-casino")
         other = tenancy.create_brand(session, operator=operator, name=f"{name}-sports")
@@ -57,7 +57,7 @@ def make_tenant(engine: Engine, *, name: str, rate_limit: str | None = "100000/m
 
 def add_key(engine: Engine, *, operator: str, rate_limit: str | None = None) -> tuple[str, str]:
     """Another ingest key for an existing operator: (key id, secret)."""
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         owner = tenancy.get_operator(session, name=operator)
         brand = tenancy.resolve_brand(session, operator=owner, brand=None)
         issued = tenancy.create_key(session, operator=owner, brand=brand, rate_limit=rate_limit)
@@ -79,6 +79,6 @@ def add_click(engine: Engine, **columns: Any) -> str:
         "is_bot": False,
         **columns,
     }
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         session.add(Click(**row))
     return str(row["click_id"])

@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from croupier.affiliates.models import Affiliate, PromoCode
+from croupier.kit.db import write_session
 from croupier.tenancy.models import Operator
 from factories import add_click
 
@@ -24,7 +24,7 @@ AGENT = "Mozilla/5.0 (Windows NT 10.0) Firefox/130.0"
 
 def make_affiliate(engine: Engine, *, operator_id: str, name: str) -> str:
     affiliate_id = str(uuid.uuid4())
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         session.add(
             Affiliate(
                 id=affiliate_id,
@@ -43,7 +43,7 @@ def make_affiliate(engine: Engine, *, operator_id: str, name: str) -> str:
 
 
 def make_promo_code(engine: Engine, *, operator_id: str, affiliate_id: str, code: str) -> None:
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         session.add(
             PromoCode(
                 id=str(uuid.uuid4()),
@@ -79,7 +79,7 @@ def make_click(
 
 
 def set_operator(engine: Engine, operator_id: str, **settings: Any) -> None:
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         operator = session.get(Operator, operator_id)
         assert operator is not None
         for name, value in settings.items():

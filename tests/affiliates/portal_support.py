@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from croupier.affiliates import management
 from croupier.affiliates.models import Affiliate, TrackingLink
+from croupier.kit.db import write_session
 from factories import add_click
 
 
@@ -26,7 +27,7 @@ class Partner:
 
 def make_partner(engine: Engine, *, operator_id: str, name: str, status: str = "active") -> Partner:
     """An affiliate and its API token (through the management rules)."""
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         affiliate = Affiliate(
             id=str(uuid.uuid4()),
             operator_id=operator_id,
@@ -47,7 +48,7 @@ def make_partner(engine: Engine, *, operator_id: str, name: str, status: str = "
 
 def make_link(engine: Engine, *, operator_id: str, affiliate_id: str, brand_id: str) -> str:
     link_id = str(uuid.uuid4())
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         session.add(
             TrackingLink(
                 id=link_id,

@@ -17,6 +17,7 @@ from test_affiliates_management import admin, new_affiliate, set_landing
 from conftest import app_client
 from croupier.affiliates import clicks
 from croupier.affiliates.models import Click
+from croupier.kit.db import write_session
 from croupier.kit.timeparse import utcnow
 from croupier.settings import Settings
 from factories import Tenant
@@ -145,7 +146,7 @@ async def test_uniqueness_within_and_after_the_window(
         "is_unique": True,
         "is_bot": False,
     }
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         session.execute(
             insert(Click),
             [

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from croupier.affiliates.management import hash_token
 from croupier.affiliates.models import AffiliateToken
+from croupier.kit.db import write_session
 from croupier.tenancy.models import Brand
 from factories import Tenant, make_tenant
 
@@ -33,7 +34,7 @@ async def new_affiliate(client: httpx.AsyncClient, key: str, **fields: Any) -> d
 
 
 def set_landing(engine: Engine, brand_id: str, url: str | None) -> None:
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         session.execute(update(Brand).where(Brand.id == brand_id).values(landing_url=url))
 
 

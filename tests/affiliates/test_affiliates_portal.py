@@ -15,12 +15,12 @@ from attribution_support import revvvs
 from portal_support import Partner, bearer, make_click, make_link, make_partner
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from croupier.affiliates import management
 from croupier.affiliates.affiliate_auth import player_hash
 from croupier.affiliates.models import Affiliate
 from croupier.kit.csvexport import cell, to_csv, wants_csv
+from croupier.kit.db import write_session
 from croupier.tenancy.models import Brand
 from factories import Tenant, make_tenant
 from projection_support import D, project, send
@@ -86,7 +86,7 @@ async def build(client: httpx.AsyncClient, engine: Engine, tenant: Tenant) -> Wo
 
 
 def management_promo(engine: Engine, *, operator_id: str, affiliate_id: str, code: str) -> None:
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         management.create_promo_code(
             session, operator_id=operator_id, affiliate_id=affiliate_id, code=code
         )
@@ -287,13 +287,13 @@ async def test_create_a_link_with_sub_ids(
 ) -> None:
     ann = make_partner(engine, operator_id=tenant.operator_id, name="ann")
     bob = make_partner(engine, operator_id=tenant.operator_id, name="bob")
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         landing = "https://casino.example/"
         session.execute(
             update(Brand).where(Brand.id == tenant.brand_id).values(landing_url=landing)
         )
     campaigns = {}
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         for partner in (ann, bob):
             campaign = management.create_campaign(
                 session, operator_id=tenant.operator_id, affiliate_id=partner.affiliate_id, name="x"
@@ -471,7 +471,7 @@ async def test_tokens_and_account_status(
     )
     assert by_header.status_code == 200
 
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         management.revoke_token(
             session,
             operator_id=tenant.operator_id,
@@ -481,7 +481,7 @@ async def test_tokens_and_account_status(
     await portal(client, ann.token, "players", status=401)
 
     bob = make_partner(engine, operator_id=tenant.operator_id, name="bob")
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         session.execute(
             update(Affiliate).where(Affiliate.id == bob.affiliate_id).values(status="suspended")
         )

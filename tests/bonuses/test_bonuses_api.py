@@ -8,8 +8,8 @@ import httpx
 import pytest
 from bonus_support import BONUS_PATH, CASINO_PATH, D, bonus_bet, bonuses_of, ft_bonus
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
+from croupier.kit.db import write_session
 from croupier.tenancy import service as tenancy
 from factories import Tenant, make_tenant
 from projection_support import ft_casino, project, send
@@ -21,7 +21,7 @@ PATH = "/api/v1/players/p-1/bonuses"
 
 def other_brand_key(engine: Engine, tenant: Tenant) -> str:
     """An ingest key whose default brand is the tenant's second brand."""
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         operator = tenancy.get_operator(session, name="acme")
         brand = tenancy.resolve_brand(session, operator=operator, brand=tenant.other_brand_id)
         issued = tenancy.create_key(

@@ -7,9 +7,9 @@ import pytest
 from casino_support import DP_BATCH, REVVVS, at, dp, ft, revvvs, send_ft
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from croupier.casino.models import SESSIONS
+from croupier.kit.db import write_session
 from croupier.tenancy.models import Operator
 from factories import Tenant
 from projection_support import get, project, send, table_rows
@@ -114,7 +114,7 @@ async def test_a_late_event_splits_nothing_but_extends_a_session(
 async def test_the_operator_gap_setting_decides(
     client: httpx.AsyncClient, tenant: Tenant, engine: Engine
 ) -> None:
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         session.execute(
             update(Operator).where(Operator.id == tenant.operator_id).values(session_gap_minutes=60)
         )

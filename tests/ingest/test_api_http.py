@@ -6,9 +6,9 @@ import httpx
 import pytest
 from helpers import count_rejected, dp_event, headers, rejected, stored_events
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from conftest import app_client
+from croupier.kit.db import write_session
 from croupier.settings import Settings
 from croupier.tenancy import service as tenancy
 from factories import Tenant, add_key, make_tenant
@@ -43,7 +43,7 @@ async def test_revoked_key_is_401(
     assert (
         await client.post("/v2/s2s/event", json=dp_event(), headers=headers(tenant.key))
     ).status_code == 200
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         tenancy.revoke_key(session, key_id=tenant.key_id)
     response = await client.post(
         "/v2/s2s/event", json=dp_event(transaction_id="t2"), headers=headers(tenant.key)

@@ -26,7 +26,7 @@ from croupier.events.models import Event
 from croupier.ingest.auth import KeyInfo
 from croupier.ingest.service import event_row
 from croupier.ingest.store import EVENT_INSERTS
-from croupier.kit.db import create_db_engine
+from croupier.kit.db import create_db_engine, write_session
 from croupier.players import projection as players
 from croupier.players.models import Player
 from croupier.projections.engine import Context, EventRow, Projector
@@ -175,7 +175,7 @@ async def test_replay_cli_rebuilds_from_the_log(
     body = {"client_user_id": "alice", "event_name": "login", "timestamp": 1790000000}
     await send(client, tenant.key, "/v2/s2s/event", body)
     project(engine)
-    with Session(engine) as session, session.begin():
+    with write_session(engine) as session, session.begin():
         session.execute(Player.__table__.delete())
     monkeypatch.setenv("CROUPIER_DATABASE_URL", database_url)
 

@@ -61,7 +61,9 @@ class GroupWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self._executor.shutdown(wait=True)
+        # Wait for the thread off the event loop: its last job (a projection batch, a
+        # prune) may need the loop to finish, e.g. a connection served through it.
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     async def write(
         self, events: list[PendingEvent], rejections: list[dict[str, Any]]
