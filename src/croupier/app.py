@@ -102,9 +102,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             embedded.start()
         if settings.sends_postbacks_in_process:
             postback_sender.start()
+        consumers = None
+        if settings.consume_in_serve:  # broker consumers sharing this writer
+            from croupier.connectors.runner import ServeConsumers
+
+            consumers = ServeConsumers(
+                settings, engine=engine, ingest=svc.ingest, keys=svc.keys, metrics=metrics
+            )
+            await consumers.start()
         try:
             yield
         finally:
+            if consumers is not None:
+                await consumers.stop()
             pruner.cancel()
             await postback_sender.stop()
             await embedded.stop()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from croupier.commissions.statement_cli import statements_cli
 from croupier.kit import migrate
 
 if TYPE_CHECKING:
@@ -33,6 +34,12 @@ cli.add_typer(operators_cli, name="operators")
 cli.add_typer(brands_cli, name="brands")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(fx_cli, name="fx")
+cli.add_typer(statements_cli, name="statements")
+consume_cli = typer.Typer(
+    help="Consume events from a broker (bindings: CROUPIER_KAFKA_BINDINGS / _RABBITMQ_BINDINGS).",
+    no_args_is_help=True,
+)
+cli.add_typer(consume_cli, name="consume")
 
 
 @contextmanager
@@ -269,6 +276,58 @@ def worker() -> None:
     finally:
         sending.join(timeout=30)
         engine.dispose()
+
+
+@consume_cli.command("kafka")
+def consume_kafka() -> None:
+    """Consume the bound Kafka topics; offsets are committed once the events are stored.
+    Stops on SIGINT/SIGTERM after the batch in hand."""
+    _consume("kafka")
+
+
+@consume_cli.command("rabbitmq")
+def consume_rabbitmq() -> None:
+    """Consume the bound RabbitMQ queues; messages are acked once the events are stored.
+    Stops on SIGINT/SIGTERM after the batch in hand."""
+    _consume("rabbitmq")
+
+
+def _consume(broker: Literal["kafka", "rabbitmq"]) -> None:
+    import asyncio
+    import signal
+
+    import uvloop
+    from prometheus_client import start_http_server
+
+    from croupier.connectors.common import ConnectorConfigError
+    from croupier.connectors.runner import consume
+    from croupier.kit.observability import Metrics
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if is_sqlite(settings.database_url):
+        engine = create_db_engine(
+            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
+        migrate.upgrade(engine)
+        engine.dispose()
+    metrics = Metrics()
+    if settings.connector_metrics_port is not None:
+        start_http_server(settings.connector_metrics_port, settings.host, metrics.registry)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await consume(broker, settings, stop, metrics=metrics)
+
+    _tune_runtime()
+    try:
+        uvloop.run(run())
+    except ConnectorConfigError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
 
 
 @cli.command("replay")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from croupier.connectors.config import Binding
 
 
 class Settings(BaseSettings):
@@ -73,6 +76,36 @@ class Settings(BaseSettings):
     postback_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     postback_retry_hours: float = Field(default=24.0, gt=0)
     postback_poll_seconds: float = Field(default=1.0, gt=0)
+
+    # Broker connectors (``croupier consume kafka|rabbitmq``, see the README). Bindings are a
+    # JSON list in the environment: which operator and format each topic/queue carries.
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_group_id: str = "croupier"
+    kafka_bindings: list[Binding] = []
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    # Where a consumer group with no committed offset starts.
+    kafka_auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    kafka_max_batch: int = Field(default=5000, ge=1, le=50_000)
+    # A consumer silent this long leaves the group and its partitions move to another.
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=500)
+    kafka_create_dead_letter_topics: bool = True
+    rabbitmq_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    rabbitmq_bindings: list[Binding] = []
+    rabbitmq_prefetch: int = Field(default=4000, ge=1, le=65_535)
+    rabbitmq_max_batch: int = Field(default=2000, ge=1, le=50_000)
+    rabbitmq_declare_queues: bool = True
+    # How long a consumer waits for more messages before it stores a partial batch.
+    connector_batch_wait_ms: int = Field(default=20, ge=0, le=10_000)
+    # ``croupier consume`` serves Prometheus metrics on this port (none when unset).
+    connector_metrics_port: int | None = None
+    # Run these consumers inside ``croupier serve`` too (one worker: RabbitMQ order per queue).
+    consume_in_serve: list[Literal["kafka", "rabbitmq"]] = []
 
     log_level: str = "INFO"
     log_requests: bool = True

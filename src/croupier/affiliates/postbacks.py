@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -241,6 +242,68 @@ class Handler:
                         _delivery(key, template=template, event=event, values=values, now=now)
                     )
         _insert_if_absent(session, outbox)
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A postback event another domain's handler fires (commissions: ``cpa_qualified``)
+    for a player credited to ``affiliate_id``; ``received_at`` is when Croupier stored the
+    event that fired it (a template fires only for triggers stored after its creation)."""
+
+    key: tuple[str, str, str]  # operator_id, brand_id, player_ref
+    affiliate_id: str
+    event: str
+    amount: str
+    currency: str
+    received_at: datetime
+
+
+def enqueue(session: Session, triggers: Sequence[Trigger]) -> None:
+    """Queue each trigger's postbacks, once per (template, player, event), like the
+    handler's: in the caller's projection transaction, inserted only if absent."""
+    if not triggers:
+        return
+    templates = _templates(session, {trigger.affiliate_id for trigger in triggers})
+    wanted = [trigger for trigger in triggers if trigger.affiliate_id in templates]
+    if not wanted:
+        return
+    attributions = rows.load(session, ATTRIBUTIONS, {trigger.key for trigger in wanted})
+    clicks = _clicks(session, {r["click_id"] for r in attributions.values() if r["click_id"]})
+    affiliates = _affiliates(session, {trigger.affiliate_id for trigger in wanted})
+    now = datetime.now(UTC)
+    outbox: list[dict[str, Any]] = []
+    for trigger in wanted:
+        salt, status = affiliates[trigger.affiliate_id]
+        attribution = attributions.get(trigger.key)
+        if status == "suspended" or attribution is None:
+            continue
+        if attribution["affiliate_id"] != trigger.affiliate_id:
+            continue
+        click = clicks.get(attribution["click_id"] or "")
+        _operator_id, brand_id, player_ref = trigger.key
+        values = {
+            "event": trigger.event,
+            "player": player_hash(salt, brand_id=brand_id, player_ref=player_ref),
+            "brand": brand_id,
+            "click_id": click["click_id"] if click else "",
+            "amount": trigger.amount,
+            "currency": trigger.currency,
+        }
+        for n in range(1, 6):
+            values[f"sub{n}"] = (click or {}).get(f"sub{n}") or ""
+        for template in templates[trigger.affiliate_id]:
+            if trigger.event not in template.events or trigger.received_at < template.created_at:
+                continue
+            if template.link_id is not None and (
+                click is None or click["link_id"] != template.link_id
+            ):
+                continue
+            outbox.append(
+                _delivery(
+                    trigger.key, template=template, event=trigger.event, values=values, now=now
+                )
+            )
+    _insert_if_absent(session, outbox)
 
 
 def _due_events(player: dict[str, Any]) -> list[tuple[str, int]]:

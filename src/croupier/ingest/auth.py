@@ -19,9 +19,9 @@ from croupier.tenancy.service import Scope
 
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
-    """What a request may do, resolved from its API key."""
+    """What a request may do, resolved from its API key (or from a broker binding)."""
 
-    key_id: str
+    key_id: str  # "" for a topic or queue bound by configuration: stored as no key (NULL)
     operator_id: str
     default_brand_id: str
     brand_ids: frozenset[str]

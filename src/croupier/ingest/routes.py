@@ -52,7 +52,7 @@ async def _ingest(
     body = await read_body(request, limit=limit)
     future_limit = utcnow() + timedelta(seconds=settings.future_tolerance_seconds)
     try:  # a body refused whole (not JSON, wrong shape, too many events) is kept too
-        items, batch = read(_decode(body), future_limit)
+        items, batch = read(decode_body(body), future_limit)
     except ApiError as error:
         await svc.ingest.reject_request(
             key,
@@ -87,7 +87,8 @@ def _count(
     log.update(events=len(outcomes), **by_status)
 
 
-def _decode(body: bytes) -> Any:
+def decode_body(body: bytes) -> Any:
+    """A JSON body (HTTP or a broker message) as Python values, or a 400 saying why not."""
     try:
         return jsoncodec.decode(body)
     except jsoncodec.NumberOutOfRange as exc:
@@ -254,6 +255,25 @@ def ingest_routes(settings: Settings) -> list[IngestRoute]:
             )
         )
     return routes
+
+
+def message_reader(fmt: Format, settings: Settings, ft_type: FtType | None = None) -> Reader:
+    """How a broker message's JSON becomes items: the same readers as the HTTP endpoints, so a
+    payload means the same whichever way it arrives (``connectors/``). A DataPulse message
+    holds one event or an array (``/event`` or ``/batch``); a Revvvs message one event or
+    ``{"events": [...]}``; a Fast Track message one event of ``ft_type``."""
+    if fmt is Format.FASTTRACK:
+        if ft_type is None:
+            raise ValueError("a Fast Track reader needs the event type")
+        return _fasttrack(ft_type)
+    if fmt is Format.REVVVS:
+        return _revvvs(settings.revvvs_max_batch)
+    one, many = _single(datapulse.parse), _datapulse_batch(settings.datapulse_max_batch)
+
+    def read(value: Any, future_limit: datetime) -> tuple[Items, bool]:
+        return (many if isinstance(value, list) else one)(value, future_limit)
+
+    return read
 
 
 class FrontRoute(Protocol):

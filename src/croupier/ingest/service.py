@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from croupier.dialects.common import Parsed
 from croupier.events.model import EventDraft, Format
@@ -18,6 +18,14 @@ from croupier.kit.ids import uuid7
 from croupier.kit.timeparse import utcnow
 
 log = logging.getLogger(__name__)
+
+
+class Submission(NamedTuple):
+    """A request's rows, ready for the writer; ``None`` outcomes are the writer's to give."""
+
+    outcomes: list[Outcome | None]
+    pending: list[PendingEvent]
+    rejections: list[dict[str, Any]]
 
 
 class IngestService:
@@ -39,6 +47,22 @@ class IngestService:
 
         ``items`` pairs each wire event with what its format made of it.
         """
+        return await self.commit(
+            self.prepare(key, fmt=fmt, endpoint=endpoint, source=source, items=items, batch=batch)
+        )
+
+    def prepare(
+        self,
+        key: KeyInfo,
+        *,
+        fmt: Format,
+        endpoint: str,
+        source: str,
+        items: list[tuple[Any, Parsed]],
+        batch: bool,
+    ) -> Submission:
+        """``submit``'s first half, no I/O: the rows to write. A broker consumer builds the
+        next batch's rows while the writer commits the previous one."""
         received_at = utcnow()
         outcomes: list[Outcome | None] = []
         pending: list[PendingEvent] = []
@@ -65,6 +89,11 @@ class IngestService:
             outcomes.append(None)
             row = event_row(parsed, key, source=source, received_at=received_at)
             pending.append(PendingEvent(row, parsed.key_field, endpoint, position))
+        return Submission(outcomes, pending, rejections)
+
+    async def commit(self, submission: Submission) -> list[Outcome]:
+        """``submit``'s second half: write, and every item's outcome in order."""
+        outcomes, pending, rejections = submission
         if not pending:
             await self._keep_rejections(rejections)
             return [outcome for outcome in outcomes if outcome is not None]
@@ -113,7 +142,7 @@ class IngestService:
         # Kept as evidence, so keep what PostgreSQL text can hold: NUL shown as U+FFFD.
         return rejected_row(
             operator_id=key.operator_id,
-            api_key_id=key.key_id,
+            api_key_id=key.key_id or None,
             fmt=fmt.value,
             source=source,
             endpoint=endpoint,
@@ -160,7 +189,7 @@ def event_row(
         kind=draft.kind.value,
         source=source,
         is_test=key.is_test,
-        api_key_id=key.key_id,
+        api_key_id=key.key_id or None,
         raw=raw.decode(),
     )
     return row

@@ -17,6 +17,13 @@ from croupier.bonuses import projection as bonuses
 from croupier.bonuses import routes as bonus_routes
 from croupier.casino import projection as casino
 from croupier.casino import routes as casino_routes
+from croupier.commissions import (
+    ledger_projection,
+    ledger_routes,
+    plan_routes,
+    qualification,
+    statement_routes,
+)
 from croupier.players import projection as players
 from croupier.players import routes as player_routes
 from croupier.projections.engine import Handler
@@ -32,6 +39,8 @@ def handlers() -> list[Handler]:
         casino.Handler(),
         bonuses.Handler(),
         reports.Handler(),
+        ledger_projection.Handler(),
+        qualification.Handler(),
     ]
 
 
@@ -42,6 +51,10 @@ def routers() -> list[APIRouter]:
         casino_routes.router,
         bonus_routes.router,
         report_routes.router,
+        ledger_routes.router,
+        plan_routes.router,
+        statement_routes.router,
+        statement_routes.affiliate_router,
         affiliate_routes.router,
         click_routes.router,
         postback_routes.router,

@@ -1,0 +1,1 @@
+"""Commissions: the NGR ledger, plans, CPA qualification and monthly statements."""

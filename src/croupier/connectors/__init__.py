@@ -1,0 +1,1 @@
+"""Broker connectors: Kafka and RabbitMQ consumers feeding the ingest pipeline."""
