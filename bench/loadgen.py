@@ -50,6 +50,7 @@ async def fixed_rate(
     seconds: float,
     make_request: Callable[[int], bytes],
     connections: int = 64,
+    ok_status: int = 200,
 ) -> RateResult:
     pool: asyncio.Queue[_Connection] = asyncio.Queue()
     for _ in range(connections):
@@ -67,7 +68,7 @@ async def fixed_rate(
             result.errors += 1
             return
         result.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
-        if status == 200:
+        if status == ok_status:
             result.ok += 1
         else:
             result.errors += 1

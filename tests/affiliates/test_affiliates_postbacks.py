@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import socket
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,12 @@ from postback_support import (
 from sqlalchemy.engine import Engine
 
 from croupier.affiliates.affiliate_auth import player_hash
-from croupier.affiliates.postback_delivery import DeliveryPolicy, deliver_due, is_public
+from croupier.affiliates.postback_delivery import (
+    DeliveryPolicy,
+    deliver_due,
+    is_public,
+    pinned_request,
+)
 from factories import Tenant, make_tenant
 from projection_support import project, projector, send
 
@@ -244,6 +250,67 @@ async def test_private_targets_are_refused_without_a_request(
     assert [(a.error, a.status_code) for a in attempts(engine, refused.id)] == [
         ("refused_private_target", None)
     ]
+
+
+async def test_the_request_goes_to_the_address_that_was_checked(
+    client: httpx.AsyncClient,
+    engine: Engine,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: the tracker's name resolves to a public address for the check, then
+    to loopback. The host is looked up once and the request pinned to what was checked."""
+    lookups: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "tracker.example":
+            return real_getaddrinfo(host, *args, **kwargs)
+        lookups.append(host)
+        address = "93.184.216.34" if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    seen: list[httpx.Request] = []
+
+    def tracker(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    setup = await _credited_player(
+        client, engine, tenant, base_url="http://tracker.example:8080", events=("registration",)
+    )
+    await send(client, tenant.key, DP, setup["events"][0])
+    project(engine)
+    [delivery] = deliveries(engine)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(tracker)) as http:
+        assert await deliver_due(engine, policy=STRICT, now=delivery.created_at, client=http) == 1
+    assert lookups == ["tracker.example"]
+    [request] = seen
+    assert (request.url.host, request.url.port) == ("93.184.216.34", 8080)
+    assert request.headers["host"] == "tracker.example:8080"
+    # Signed over the URL as the affiliate wrote it, not the pinned one.
+    assert (
+        request.headers["x-croupier-signature"]
+        == "sha256="
+        + hmac.new(
+            setup["affiliate"]["postback_secret"].encode(), delivery.url.encode(), hashlib.sha256
+        ).hexdigest()
+    )
+    assert deliveries(engine)[0].status == "delivered"
+
+
+def test_pinned_requests_keep_the_name_for_host_and_tls() -> None:
+    assert pinned_request("https://t.example/pb?a=1", "93.184.216.34") == (
+        "https://93.184.216.34/pb?a=1",
+        {"Host": "t.example"},
+        {"sni_hostname": "t.example"},
+    )
+    assert pinned_request("http://t.example:81/x", "2606:2800:220:1::1") == (
+        "http://[2606:2800:220:1::1]:81/x",
+        {"Host": "t.example:81"},
+        {},
+    )
 
 
 def test_public_addresses() -> None:

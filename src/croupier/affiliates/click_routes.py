@@ -8,7 +8,10 @@ OpenAPI document and for HEAD.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,11 +20,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from croupier.affiliates import clicks, management
 from croupier.kit.db import in_db_thread
 from croupier.kit.timeparse import utcnow
-from croupier.web import error_response, services
+from croupier.web import Services, error_response
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["Clicks"])
-_SUBS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 
 
 _NOT_FOUND_PAGE = (
@@ -34,8 +36,7 @@ _NOT_FOUND_PAGE = (
 class _ClickMachinery:
     """Per app: the link cache, the click group-committer, the trusted proxies."""
 
-    def __init__(self, request: Request) -> None:
-        svc = services(request)
+    def __init__(self, svc: Services) -> None:
         self.links = clicks.LinkCache(svc.engine)
         self.recorder = clicks.ClickRecorder(
             svc.engine,
@@ -45,13 +46,44 @@ class _ClickMachinery:
         self.trusted = clicks.parse_networks(svc.settings.trusted_proxies)
 
 
-def _machinery(request: Request) -> _ClickMachinery:
+def _machinery(app: Any) -> _ClickMachinery:
     # Built on first use, so the app factory needs no change for it.
-    state = request.app.state
+    state = app.state
     machinery: _ClickMachinery | None = getattr(state, "affiliate_clicks", None)
     if machinery is None:
-        machinery = state.affiliate_clicks = _ClickMachinery(request)
+        machinery = state.affiliate_clicks = _ClickMachinery(state.services)
     return machinery
+
+
+async def _follow(
+    machinery: _ClickMachinery,
+    code: str,
+    query: Mapping[str, str | None],
+    peer: str | None,
+    header: Callable[[str], str | None],
+) -> str | None:
+    """Record the click of link ``code``; the redirect's Location, or None for "not found"."""
+    hit, target = machinery.links.cached(code)
+    if not hit:
+        target = await in_db_thread(machinery.links.load, code)
+    if target is None:
+        return None
+    click = clicks.new_click(
+        target,
+        subs=clicks.click_subs(target.default_subs, query),
+        ip_address=clicks.client_ip(peer, header("x-forwarded-for"), machinery.trusted),
+        user_agent=header("user-agent"),
+        referer=header("referer"),
+        clicked_at=utcnow(),
+    )
+    try:
+        await machinery.recorder.record(click)
+    except Exception:
+        # The player still lands: a lost click costs less than a stranded visitor. The
+        # click_id is then unknown to us, and attribution treats it as an external one.
+        log.exception("click %s not recorded", click["click_id"])
+    subs = {key: click[key] for key in management.SUB_KEYS if click[key]}
+    return clicks.landing_location(target.landing_url, click["click_id"], subs)
 
 
 @router.get(
@@ -74,38 +106,29 @@ async def follow_link(
     sub4: str | None = None,
     sub5: str | None = None,
 ) -> Response:
-    machinery = _machinery(request)
-    hit, target = machinery.links.cached(code)
-    if not hit:
-        target = await in_db_thread(machinery.links.load, code)
-    if target is None:
-        return HTMLResponse(_NOT_FOUND_PAGE, status_code=404)
-    headers = request.headers
-    peer = request.client.host if request.client else None
-    click = clicks.new_click(
-        target,
-        subs=clicks.click_subs(
-            target.default_subs,
-            {"sub1": sub1, "sub2": sub2, "sub3": sub3, "sub4": sub4, "sub5": sub5},
-        ),
-        ip_address=clicks.client_ip(peer, headers.get("x-forwarded-for"), machinery.trusted),
-        user_agent=headers.get("user-agent"),
-        referer=headers.get("referer"),
-        clicked_at=utcnow(),
+    """Described for OpenAPI and served for HEAD; ``ClickFront`` serves GET."""
+    location = await _follow(
+        _machinery(request.app),
+        code,
+        {"sub1": sub1, "sub2": sub2, "sub3": sub3, "sub4": sub4, "sub5": sub5},
+        request.client.host if request.client else None,
+        request.headers.get,
     )
-    try:
-        await machinery.recorder.record(click)
-    except Exception:
-        # The player still lands: a lost click costs less than a stranded visitor. The
-        # click_id is then unknown to us, and attribution treats it as an external one.
-        log.exception("click %s not recorded", click["click_id"])
-    subs = {key: click[key] for key in management.SUB_KEYS if click[key]}
-    location = clicks.landing_location(target.landing_url, click["click_id"], subs)
+    if location is None:
+        return HTMLResponse(_NOT_FOUND_PAGE, status_code=404)
     return Response(status_code=302, headers={"Location": location, "Cache-Control": "no-store"})
 
 
+_NOT_FOUND_BODY = _NOT_FOUND_PAGE.encode()
+_NOT_FOUND_HEADERS = [
+    (b"content-type", b"text/html; charset=utf-8"),
+    (b"content-length", str(len(_NOT_FOUND_BODY)).encode()),
+]
+
+
 class ClickFront:
-    """Serves ``GET /t/{code}`` straight to ``follow_link``; everything else goes on."""
+    """Serves ``GET /t/{code}`` straight from the ASGI scope (no Request or Response
+    objects: this path is the hottest there is); everything else goes on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -122,10 +145,38 @@ class ClickFront:
         ):
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
-        query = request.query_params
         try:
-            response = await follow_link(request, code, *(query.get(name) for name in _SUBS))
+            location = await self._serve(scope, code)
         except Exception as exc:  # answered in the error model, like every route
-            response = error_response(request, exc)
-        await response(scope, receive, send)
+            await error_response(Request(scope, receive), exc)(scope, receive, send)
+            return
+        if location is None:
+            await send(
+                {"type": "http.response.start", "status": 404, "headers": _NOT_FOUND_HEADERS}
+            )
+            await send({"type": "http.response.body", "body": _NOT_FOUND_BODY})
+            return
+        headers = [
+            (b"location", location.encode("latin-1")),
+            (b"cache-control", b"no-store"),
+            (b"content-length", b"0"),
+        ]
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    async def _serve(scope: Scope, code: str) -> str | None:
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        raw_headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+
+        def header(name: str) -> str | None:
+            wanted = name.encode()
+            for key, value in raw_headers:
+                if key == wanted:
+                    return value.decode("latin-1")
+            return None
+
+        client = scope.get("client")
+        return await _follow(
+            _machinery(scope["app"]), code, query, client[0] if client else None, header
+        )

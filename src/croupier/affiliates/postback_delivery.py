@@ -9,7 +9,8 @@ processes can send without sending one postback twice at once; a process that di
 attempt only delays the row until its lease ends. A 2xx delivers; anything else is
 retried with exponential backoff and jitter until ``retry_hours`` after the row was
 created, then it is ``failed``. Targets that resolve to private, loopback, link-local,
-multicast or reserved addresses are refused (no request made) unless allowed.
+multicast or reserved addresses are refused (no request made) unless allowed; the request
+goes to the very address that was checked (no second DNS lookup to rebind).
 """
 
 from __future__ import annotations
@@ -105,20 +106,51 @@ def is_public(address: str) -> bool:
     )
 
 
-async def _target_refused(url: str, *, allow_private: bool) -> bool:
-    """Whether the URL's host is (or resolves to) an address we must not call."""
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where an attempt connects. ``address`` pins the host name's address checked by the
+    SSRF rule, so the connection cannot go elsewhere (DNS rebinding: a name that resolves
+    to a public address for the check and to a private one for the request)."""
+
+    refused: bool
+    address: str | None = None  # None: connect by name (allowed private targets)
+
+
+async def _resolve_target(url: str, *, allow_private: bool) -> _Target:
+    """Resolve the URL's host once: refuse it if any of its addresses is not public."""
     if allow_private:
-        return False
+        return _Target(refused=False)
     host = urlsplit(url).hostname or ""
     try:
-        return not is_public(host)
+        return _Target(refused=not is_public(host), address=host)
     except ValueError:
         pass  # a name, not an address: resolve it
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
-        return False  # unresolvable: the attempt fails (and is retried) as a connect error
-    return any(not is_public(str(info[4][0])) for info in infos)
+        return _Target(refused=False)  # unresolvable: the attempt fails as a connect error
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses:
+        return _Target(refused=False)
+    if any(not is_public(address) for address in addresses):
+        return _Target(refused=True)
+    return _Target(refused=False, address=addresses[0])
+
+
+def pinned_request(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The request for ``url`` sent to ``address``: the URL with the address as its host,
+    the original ``Host`` header, and (for https) the name for SNI and certificate checks."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc_host = f"[{address}]" if ":" in address else address
+    if parts.port is not None:
+        netloc_host += f":{parts.port}"
+    pinned = parts._replace(netloc=netloc_host).geturl()
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        host_header += f":{parts.port}"
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return pinned, {"Host": host_header}, extensions
 
 
 async def deliver_due(
@@ -196,15 +228,22 @@ async def _attempt(
     def elapsed() -> int:
         return round((time.perf_counter() - started) * 1000)
 
-    if await _target_refused(job.url, allow_private=policy.allow_private_targets):
+    target = await _resolve_target(job.url, allow_private=policy.allow_private_targets)
+    if target.refused:
         return _Outcome(job, True, False, None, REFUSED, elapsed(), retryable=False)
     headers = {
         SIGNATURE_HEADER: sign(job.url, job.secret),
         TIMESTAMP_HEADER: str(int(now.timestamp())),
         "User-Agent": "Croupier-Postback/1",
     }
+    url, extensions = job.url, dict[str, Any]()
+    if target.address is not None:
+        url, host, extensions = pinned_request(job.url, target.address)
+        headers.update(host)
     try:
-        response = await http.get(job.url, headers=headers, timeout=policy.timeout_seconds)
+        response = await http.get(
+            url, headers=headers, timeout=policy.timeout_seconds, extensions=extensions
+        )
     except httpx.TimeoutException:
         return _Outcome(job, True, False, None, "timeout", elapsed(), retryable=True)
     except httpx.HTTPError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 import psycopg
 from sqlalchemy import DateTime, Dialect, MetaData, Numeric, String, event
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 from starlette.concurrency import run_in_threadpool
@@ -116,14 +117,41 @@ def create_db_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: i
         )
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
-    return create_engine(
+    engine = create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         json_serializer=_json_dumps,
         json_deserializer=jsoncodec.decode_text,
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before use; one used more recently is
+# trusted (a ping on every checkout was a whole extra round trip per commit group).
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling, for idle connections only. A server that went away
+    under a busy connection fails that one unit of work (answered 503, the client retries);
+    SQLAlchemy then invalidates it, and the pool reconnects."""
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last_used = record.info.get("last_used")
+        if last_used is not None and time.monotonic() - last_used < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except DRIVER_UNAVAILABLE as exc:
+            # The pool discards this connection and checks out (connects) another.
+            raise DisconnectionError(str(exc)) from exc
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

@@ -1,0 +1,56 @@
+"""Pooled PostgreSQL connections: idle ones are pinged before use, busy ones are trusted."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from conftest import PG_URL, require_server
+from croupier.kit import db
+from croupier.kit.db import create_db_engine
+
+pytestmark = pytest.mark.integration
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(pid: int) -> None:
+    admin = create_db_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+def test_an_idle_connection_killed_by_the_server_is_replaced_unseen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    require_server("127.0.0.1", 5432, "PostgreSQL")
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    engine = create_db_engine(PG_URL, pool_size=1)
+    try:
+        first = _backend_pid(engine)
+        _terminate(first)
+        # Idle for longer than the threshold: the checkout pings, finds it dead, reconnects.
+        second = _backend_pid(engine)
+        assert second != first
+    finally:
+        engine.dispose()
+
+
+def test_a_recently_used_connection_is_not_pinged(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_server("127.0.0.1", 5432, "PostgreSQL")
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    engine = create_db_engine(PG_URL, pool_size=1)
+    pings: list[object] = []
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or True)
+    try:
+        _backend_pid(engine)  # a new connection is pinged once: it has never been used
+        _backend_pid(engine)
+        _backend_pid(engine)
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
