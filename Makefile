@@ -40,10 +40,11 @@ typecheck: install-dev ## mypy --strict on src/
 pytest: install-dev ## the test suite (SQLite and the local PostgreSQL)
 	$(BIN)/pytest
 
-bench: install-dev ## ingest and projection benchmarks on SQLite and PostgreSQL; appends to bench/RESULTS.md
+bench: install-dev ## ingest, projection and click benchmarks on SQLite and PostgreSQL; appends to bench/RESULTS.md
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.ingest --record $(BENCH_ARGS)
 	$(BIN)/python -m bench.projection --record
+	$(BIN)/python -m bench.clicks --record
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
