@@ -32,7 +32,11 @@ from sqlalchemy.orm import Session
 
 from bench.ingest import machine, make_key, prepare_store
 from croupier.commissions import statements
-from croupier.commissions.statement_models import Statement, StatementLine
+from croupier.commissions.statement_models import (
+    Statement,
+    StatementAdjustment,
+    StatementLine,
+)
 from croupier.kit.db import create_db_engine, write_session
 
 MONTH = date(2026, 10, 1)
@@ -180,6 +184,8 @@ def seed(engine: Engine, *, rows: int, affiliates: int, seed_value: int = 7) -> 
     _checkpoint(engine, seq)
     return {
         "operator_id": operator_id,
+        "brand_id": brand_id,
+        "refs": [ref for ref, _affiliate in players],
         "players": len(players),
         "lines": len(tables["ngr_lines"]),
         "seed_seconds": time.perf_counter() - started,
@@ -272,13 +278,99 @@ def _checkpoint(engine: Engine, seq: int) -> None:
         )
 
 
-def time_run(engine: Engine, operator_id: str) -> tuple[float, statements.RunResult]:
+def time_run(
+    engine: Engine, operator_id: str, period: date = MONTH
+) -> tuple[float, float, statements.RunResult]:
+    """A run as the API and CLI do it: compute in a read transaction, then the short write
+    (the only part that holds the write lock); (total seconds, write seconds, result)."""
     started = time.perf_counter()
-    with write_session(engine) as session, session.begin():
-        result = statements.run(
-            session, operator_id=operator_id, period=MONTH, now=datetime.now(UTC)
+    with Session(engine) as session:
+        computed = statements.compute(
+            session, operator_id=operator_id, period=period, now=datetime.now(UTC)
         )
-    return time.perf_counter() - started, result
+    writing = time.perf_counter()
+    with write_session(engine) as session, session.begin():
+        result = statements.store(session, computed)
+    ended = time.perf_counter()
+    return ended - started, ended - writing, result
+
+
+def late_month(engine: Engine, made: dict[str, Any], *, late: int) -> None:
+    """Close the month, book ``late`` lines of it after the close (and as many of the next
+    month), then time the next month's run, which itemises them as adjustments."""
+    from sqlalchemy import update
+
+    from croupier.commissions import statement_sql
+    from croupier.commissions.ledger import NGR_LINES
+    from croupier.projections.models import Checkpoint
+
+    operator_id = made["operator_id"]
+    with write_session(engine) as session, session.begin():
+        session.execute(
+            update(Statement)
+            .where(Statement.operator_id == operator_id, Statement.period == MONTH)
+            .values(status="closed", closed_at=datetime.now(UTC), closed_by="bench")
+        )
+        checkpoint = session.get(Checkpoint, "main")
+        assert checkpoint is not None
+        closed_at_seq = checkpoint.seq
+    rng = random.Random(11)
+    refs = made["refs"]
+    rows: list[tuple[Any, ...]] = []
+    seq = closed_at_seq
+    now = datetime.now(UTC)
+    following = (MONTH + timedelta(days=32)).replace(day=1)
+    for number in range(2 * late):
+        seq += 1
+        month = MONTH if number < late else following
+        rows.append(
+            (operator_id, str(uuid.uuid4()), rng.choice(("ggr", "chargeback")), made["brand_id"],
+             refs[rng.randrange(len(refs))], month + timedelta(days=rng.randint(0, 29)), "EUR",
+             Decimal(rng.randint(-50_000, 50_000)) / 100, None, seq, 0, now, None, None)
+        )  # fmt: skip
+    _bulk(engine, {"ngr_lines": rows})
+    with write_session(engine) as session, session.begin():
+        found = session.get(Checkpoint, "main")
+        assert found is not None
+        found.seq = found.events = seq
+    first, last = statement_sql.month_bounds(MONTH)
+    line = NGR_LINES
+    with Session(engine) as session:
+        postgres = statement_sql.prepare(session)
+        started = time.perf_counter()
+        query = statement_sql.late_players_query(
+            postgres=postgres, operator_id=operator_id, first=first, last=last,
+            covered=(0, closed_at_seq),
+        )  # fmt: skip
+        found_players = len(session.execute(query).all())
+        by_position = time.perf_counter() - started
+        started = time.perf_counter()
+        # The lookup as it was: the month's lines by day (its history), filtered by seq.
+        old = (
+            select(line.c.brand_id, line.c.player_ref)
+            .where(
+                line.c.operator_id == operator_id,
+                line.c.day.between(first, last),
+                line.c.seq > closed_at_seq,
+            )
+            .distinct()
+        )
+        assert len(session.execute(old).all()) == found_players
+        by_day = time.perf_counter() - started
+    print(
+        f"closed {MONTH:%Y-%m}; booked {late:,} late lines of it and {late:,} of "
+        f"{following:%Y-%m}: finding the {found_players:,} players with late lines "
+        f"took {by_position * 1000:.1f} ms by ledger position "
+        f"(the month's lines by day: {by_day * 1000:.1f} ms)"
+    )
+    seconds, write_seconds, result = time_run(engine, operator_id, following)
+    with Session(engine) as session:
+        adjustments = session.scalar(select(func.count()).select_from(StatementAdjustment))
+    print(
+        f"{following:%Y-%m} run after the close: {seconds:.2f}s — "
+        f"{len(result.statements):,} statements, {adjustments:,} adjustment rows; "
+        f"write phase {write_seconds:.2f}s"
+    )
 
 
 def verify(engine: Engine, operator_id: str, sample: int = 200) -> int:
@@ -306,6 +398,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--affiliates", type=int, default=1000)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--late",
+        type=int,
+        default=0,
+        help="then close the month, book this many late lines of it, time the next month",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         url, cleanup = prepare_store(args.database, Path(workdir))
@@ -318,10 +416,11 @@ def main() -> None:
                 f"{args.affiliates:,} affiliates on {args.database} in {made['seed_seconds']:.1f}s"
             )
             for label in ("first run (creates drafts)", "second run (recomputes drafts)"):
-                seconds, result = time_run(engine, made["operator_id"])
+                seconds, write_seconds, result = time_run(engine, made["operator_id"])
                 print(
                     f"{label}: {seconds:.2f}s — {len(result.statements):,} statements, "
-                    f"{result.created} new, {result.updated} recomputed"
+                    f"{result.created} new, {result.updated} recomputed; write phase "
+                    f"(holds the write lock) {write_seconds:.2f}s"
                 )
             with engine.connect() as conn:
                 lines = conn.scalar(select(func.count()).select_from(StatementLine))
@@ -329,6 +428,8 @@ def main() -> None:
             print(f"stored: {total:,} statements, {lines:,} statement lines")
             checked = verify(engine, made["operator_id"])
             print(f"verified {checked} players' lines against ledger.player_month_totals: equal")
+            if args.late:
+                late_month(engine, made, late=args.late)
             print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
         finally:
             engine.dispose()

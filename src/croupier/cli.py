@@ -213,13 +213,23 @@ def serve(
 
     settings = Settings()
     configure_logging(settings.log_level)
+    worker_count = workers or settings.workers
+    if worker_count > 1 and "rabbitmq" in settings.consume_in_serve:
+        # Each worker would consume every queue: messages of one queue stored out of order.
+        typer.secho(
+            f"error: {worker_count} workers cannot share the RabbitMQ consumer of "
+            "CROUPIER_CONSUME_IN_SERVE (queue order): serve with one worker or run "
+            "`croupier consume rabbitmq` apart",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
     engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     if is_sqlite(settings.database_url):
         migrate.upgrade(engine)
     if settings.bootstrap_demo:
         _bootstrap(engine, settings)
     engine.dispose()
-    worker_count = workers or settings.workers
     if worker_count > 1 and settings.rate_limit_storage.startswith("memory"):
         typer.secho(
             f"warning: {worker_count} workers with in-memory rate limits: each worker counts "

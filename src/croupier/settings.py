@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     connector_batch_wait_ms: int = Field(default=20, ge=0, le=10_000)
     # ``croupier consume`` serves Prometheus metrics on this port (none when unset).
     connector_metrics_port: int | None = None
-    # Run these consumers inside ``croupier serve`` too (one worker: RabbitMQ order per queue).
+    # Run these consumers inside ``croupier serve`` too (RabbitMQ: one worker only, for the
+    # order per queue; Kafka: each worker joins the group).
     consume_in_serve: list[Literal["kafka", "rabbitmq"]] = []
 
     log_level: str = "INFO"

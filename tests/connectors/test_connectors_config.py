@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
@@ -119,3 +121,53 @@ def test_consume_without_bindings_exits_with_the_reason(
     result = CliRunner().invoke(cli, ["consume", "rabbitmq"])
     assert result.exit_code == 2, result.output
     assert "no topics or queues are bound" in result.output
+
+
+@pytest.mark.parametrize(
+    ("consumers", "workers"),
+    [('["rabbitmq"]', ["--workers", "2"]), ('["kafka", "rabbitmq"]', [])],
+)
+def test_serve_refuses_several_workers_consuming_rabbitmq(
+    consumers: str,
+    workers: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uvicorn
+
+    monkeypatch.chdir(tmp_path)  # away from any .env
+    monkeypatch.setenv("CROUPIER_DATABASE_URL", f"sqlite:///{tmp_path / 'croupier.db'}")
+    monkeypatch.setenv("CROUPIER_CONSUME_IN_SERVE", consumers)
+    monkeypatch.setenv("CROUPIER_WORKERS", "3")
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+    result = CliRunner().invoke(cli, ["serve", *workers])
+    assert result.exit_code == 2, result.output
+    count = 2 if workers else 3
+    assert result.output.splitlines() == [
+        f"error: {count} workers cannot share the RabbitMQ consumer of CROUPIER_CONSUME_IN_SERVE "
+        "(queue order): serve with one worker or run `croupier consume rabbitmq` apart"
+    ]
+    assert served == []
+    assert not (tmp_path / "croupier.db").exists()  # refused before anything is done
+
+
+@pytest.mark.parametrize(
+    ("consumers", "workers"), [('["kafka"]', 2), ('["rabbitmq"]', 1), ("[]", 4)]
+)
+def test_serve_allows_kafka_with_several_workers_and_rabbitmq_with_one(
+    consumers: str, workers: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker's Kafka consumer is a member of the group: partitions are shared out."""
+    import uvicorn
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CROUPIER_DATABASE_URL", f"sqlite:///{tmp_path / 'croupier.db'}")
+    monkeypatch.setenv("CROUPIER_CONSUME_IN_SERVE", consumers)
+    monkeypatch.setenv("CROUPIER_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("CROUPIER_BOOTSTRAP_DEMO", "false")
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+    result = CliRunner().invoke(cli, ["serve", "--workers", str(workers)])
+    assert result.exit_code == 0, result.output
+    assert [kwargs["workers"] for kwargs in served] == [workers]

@@ -3,9 +3,12 @@ a crash mid-batch, a store outage, a graceful stop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from connector_support import (
@@ -29,8 +32,13 @@ from connector_support import (
 )
 from sqlalchemy.engine import Engine
 
+from conftest import app_client
+from croupier.connectors.common import Pipeline
+from croupier.connectors.config import Binding
 from croupier.ingest.examples import FASTTRACK
+from croupier.ingest.store import EventStore
 from croupier.kit.db import create_db_engine
+from croupier.kit.errors import StoreUnavailable
 from croupier.settings import Settings
 from factories import Tenant, add_key, make_tenant
 from tcp_proxy import TcpProxy
@@ -381,3 +389,174 @@ async def test_a_graceful_stop_commits_what_it_stored(
     # Stopped mid-stream: the batch in hand was finished, stored and committed.
     stored = count_events(engine)
     assert await committed_offsets(tansu, settings.kafka_group_id, topic) == stored
+
+
+@pytest.mark.slow
+async def test_a_member_joining_mid_stream_stores_each_message_once_in_partition_order(
+    tansu: str,
+    database_url: str,
+    engine: Engine,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second consumer joins the group while the first is storing: the rebalance settles
+    the batch in flight first, so no message is stored by both and each partition's events
+    are logged in offset order. While the second joins, each batch takes a second to store
+    (longer than the join), so a batch is in flight whenever partitions are revoked."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.structs import RecordMetadata
+
+    topic, partitions, total = unique("dp"), 4, 4000
+    await create_topics(tansu, topic, partitions=partitions)
+    placed: list[RecordMetadata] = []
+
+    async def stream() -> None:  # 40 messages every 50 ms: about 5 s of traffic
+        producer = AIOKafkaProducer(bootstrap_servers=tansu, linger_ms=5)
+        await producer.start()
+        try:
+            for chunk in range(0, total, 40):
+                sent = [
+                    await producer.send(topic, body(dp_deposit(f"tx-{n}")), partition=n % 4)
+                    for n in range(chunk, chunk + 40)
+                ]
+                placed.extend([await future for future in sent])
+                await asyncio.sleep(0.05)
+        finally:
+            await producer.stop()
+
+    settings = kafka_settings(database_url, tansu, binding(topic, "datapulse"), kafka_max_batch=40)
+    first, second = Consumer("kafka", settings, engine), Consumer("kafka", settings, engine)
+    slow_until = [0.0]
+    store = Pipeline.store
+
+    async def slow_store(self: Pipeline, *args: Any, **kwargs: Any) -> bool:
+        if time.monotonic() < slow_until[0]:
+            await asyncio.sleep(1.0)
+        return await store(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "store", slow_store)
+    streaming = asyncio.create_task(stream())
+    async with first:
+        await wait_until(lambda: count_events(engine) >= 400, what="some events", check=first.check)
+        slow_until[0] = time.monotonic() + 3
+        async with second:
+            await wait_until(
+                lambda: count_events(engine) >= total,
+                timeout=60,
+                what=f"{total} events",
+                check=lambda: (
+                    first.check(),
+                    second.check(),
+                    streaming.done() and streaming.result(),
+                ),
+            )
+    await streaming
+    by_offset: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    for n, meta in sorted(enumerate(placed), key=lambda pair: pair[1].offset):
+        by_offset[meta.partition].append(f"tx-{n}")
+    stored = events(engine)
+    assert len(stored) == total
+    assert keys_stored_twice(engine) == []
+    partition_of = {f"tx-{n}": meta.partition for n, meta in enumerate(placed)}
+    in_log: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    for event in stored:
+        in_log[partition_of[str(event.transaction_id)]].append(str(event.transaction_id))
+    assert in_log == by_offset
+    accepted = [
+        run.metric("croupier_connector_events_total", broker="kafka", source=topic, result=result)
+        for run in (first, second)
+        for result in ("accepted", "duplicate")
+    ]
+    first_accepted, first_duplicates, second_accepted, second_duplicates = accepted
+    assert second_accepted > 0, "the second member stored nothing: no rebalance was tested"
+    assert first_accepted + second_accepted == total
+    assert (first_duplicates, second_duplicates) == (0, 0)  # nothing stored by both
+    assert await committed_offsets(tansu, settings.kafka_group_id, topic, partitions) == total
+
+
+async def test_the_consumer_inside_serve(
+    tansu: str, settings: Settings, engine: Engine, tenant: Tenant
+) -> None:
+    topic = unique("dp")
+    await create_topics(tansu, topic)
+    await produce(tansu, topic, [(body(dp_deposit("tx-1")), {}), (body(dp_deposit("tx-2")), {})])
+    group = unique("group")
+    overrides = {
+        "kafka_bootstrap_servers": tansu,
+        "kafka_group_id": group,
+        "kafka_session_timeout_ms": SESSION_TIMEOUT_MS,
+        "kafka_bindings": [Binding.model_validate(binding(topic, "datapulse"))],
+        "consume_in_serve": ["kafka"],
+    }
+    async with app_client(settings, engine, **overrides) as client:
+        await wait_until(lambda: count_events(engine) == 2, what="the events")
+        labels = f'broker="kafka",source="{topic}"'
+        expected = [
+            f"croupier_connector_messages_total{{{labels}}} 2.0",
+            # (labels in name order)
+            'croupier_connector_events_total{broker="kafka",result="accepted",'
+            f'source="{topic}"}} 2.0',
+            f"croupier_connector_lag_messages{{{labels}}} 0.0",
+        ]
+        text = ""
+        for _ in range(100):  # counted after the commit, lag sampled after the next poll
+            text = (await client.get("/metrics")).text
+            if all(line in text for line in expected):
+                break
+            await asyncio.sleep(0.05)
+    assert [line for line in expected if line not in text] == []
+    assert [(e.transaction_id, e.source) for e in events(engine)] == [
+        ("tx-1", "kafka"),
+        ("tx-2", "kafka"),
+    ]
+    assert await committed_offsets(tansu, group, topic) == 2  # committed before serve stopped
+
+
+async def test_a_rejection_is_kept_once_when_the_store_fails_mid_batch(
+    tansu: str,
+    database_url: str,
+    engine: Engine,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two keys make two units in one batch, each its own group commit (one event per
+    group). The store fails the write holding the second unit's event once: the retry must
+    not keep the first unit's rejected event a second time."""
+    other = make_tenant(engine, name="other")
+    topic = unique("dp")
+    await create_topics(tansu, topic)
+    invalid = {key: value for key, value in dp_deposit("a-2").items() if key != "amount"}
+    await produce(
+        tansu,
+        topic,
+        [
+            (body([dp_deposit("a-1"), invalid]), {"x-api-key": tenant.key}),
+            (body(dp_deposit("b-1")), {"x-api-key": other.key}),
+        ],
+    )
+    failed: list[int] = []
+    write = EventStore.write
+
+    def failing_write(self: EventStore, events: Any, rejections: Any) -> Any:
+        if not failed and any(event.row.get("transaction_id") == "b-1" for event in events):
+            failed.append(len(events))
+            raise StoreUnavailable("the store went away")
+        return write(self, events, rejections)
+
+    monkeypatch.setattr(EventStore, "write", failing_write)
+    settings = kafka_settings(
+        database_url,
+        tansu,
+        {"topic": topic, "format": "datapulse", "key_header": "x-api-key"},
+        writer_max_batch_events=1,
+    )
+    async with Consumer("kafka", settings, engine) as run:
+        await wait_until(lambda: count_events(engine) == 2, what="2 events", check=run.check)
+        dead = await read_topic(tansu, topic + ".dead-letter", 1)
+    assert failed != []  # the failure happened
+    assert run.metric("croupier_connector_store_retries_total", broker="kafka") >= 1
+    assert [e.transaction_id for e in events(engine)] == ["a-1", "b-1"]
+    kept = rejected(engine)
+    assert [(r.source, r.errors[0]["field"]) for r in kept] == [("kafka", "amount")]
+    assert len(dead) == 1
+    assert await committed_offsets(tansu, settings.kafka_group_id, topic) == 2

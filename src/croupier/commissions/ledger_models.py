@@ -26,6 +26,8 @@ class NgrLine(Base):
     __table_args__ = (
         Index("ix_ngr_lines_operator_day", "operator_id", "day"),
         Index("ix_ngr_lines_operator_player", "operator_id", "player_ref", "day"),
+        # Lines booked after a checkpoint: the late lines of closed months.
+        Index("ix_ngr_lines_position", "operator_id", "tx_id", "seq"),
     )
 
     operator_id: Mapped[str] = mapped_column(String(36), primary_key=True)

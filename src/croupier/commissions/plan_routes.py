@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from croupier.commissions import plans
+from croupier.commissions import plans, qualification
 from croupier.ingest.examples import error_responses
 from croupier.kit.timeparse import utcnow
 from croupier.tenancy.service import Scope
@@ -167,6 +167,8 @@ async def add_version(request: Request, plan_id: str) -> Response:
             version=_version(body),
             now=utcnow(),
         )
+        affiliates = plans.affiliates_of(session, plan_id=version.plan_id)
+        qualification.requalify(session, operator_id=key.operator_id, affiliate_ids=affiliates)
         return plans.version_json(version)
 
     return json_response(request, await write_store(request, work), 201)
@@ -186,6 +188,9 @@ async def create_assignment(request: Request) -> Response:
     def work(session: Session) -> dict[str, Any]:
         assignment = plans.assign(
             session, operator_id=key.operator_id, now=utcnow(), **body.model_dump()
+        )
+        qualification.requalify(
+            session, operator_id=key.operator_id, affiliate_ids={assignment.affiliate_id}
         )
         return plans.assignment_json(assignment)
 

@@ -135,6 +135,12 @@ def add_version(
     return row
 
 
+def affiliates_of(session: Session, *, plan_id: str) -> set[str]:
+    """The affiliates ever assigned the plan."""
+    query = select(CommissionAssignment.affiliate_id).where(CommissionAssignment.plan_id == plan_id)
+    return set(session.scalars(query))
+
+
 def get_plan(session: Session, *, operator_id: str, plan_id: str) -> CommissionPlan:
     plan = session.get(CommissionPlan, plan_id)
     if plan is None or plan.operator_id != operator_id:

@@ -25,7 +25,7 @@ through the outbox, inserted only if absent, so it is sent once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
@@ -43,9 +43,11 @@ from croupier.events.models import Event
 from croupier.kit import rows
 from croupier.kit.money import decimal_text
 from croupier.players.models import Player, PlayerFlag
-from croupier.projections.engine import Context, EventRow
+from croupier.projections.engine import MAIN, Context, EventRow
+from croupier.projections.models import Checkpoint
 from croupier.reports import fx
 from croupier.reports.daily import EXACT, event_rate
+from croupier.tenancy.models import Operator
 
 QUALIFICATIONS: Table = CpaQualification.__table__  # type: ignore[assignment]
 PLAYERS: Table = Player.__table__  # type: ignore[assignment]
@@ -106,6 +108,13 @@ def _apply(session: Session, events: list[EventRow], *, book: PlanBook, currency
                 del touched[key]
     if not touched:
         return
+    _store(session, touched, book=book, currency=currency)
+
+
+def _store(
+    session: Session, touched: dict[PlayerKey, str | None], *, book: PlanBook, currency: str
+) -> None:
+    """Recompute these players' rows, replace them, queue the postbacks of new ones."""
     decided = recompute(session, touched, book=book, currency=currency)
     rows.delete(session, QUALIFICATIONS, touched)
     rows.upsert(session, QUALIFICATIONS, list(decided.values()))
@@ -123,6 +132,39 @@ def _apply(session: Session, events: list[EventRow], *, book: PlanBook, currency
             for key, row in sorted(decided.items())
         ],
     )
+
+
+def requalify(session: Session, *, operator_id: str, affiliate_ids: Collection[str]) -> int:
+    """Re-decide the CPA of the players credited to these affiliates (or qualified for
+    them) under the plan book as this transaction has it: a plan version or assignment
+    created after a player's events takes effect now, not at the player's next event. The
+    projector is held off until the transaction commits (on SQLite the write lock does
+    it), so no batch decides with the book this replaces. The players re-decided."""
+    if not affiliate_ids:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Checkpoint.name).where(Checkpoint.name == MAIN).with_for_update())
+    wanted = sorted(set(affiliate_ids))
+    keys: set[PlayerKey] = set()
+    for table in (ATTRIBUTIONS, QUALIFICATIONS):
+        query = select(table.c.operator_id, table.c.brand_id, table.c.player_ref).where(
+            table.c.operator_id == operator_id, table.c.affiliate_id.in_(wanted)
+        )
+        keys.update((o, b, r) for o, b, r in session.execute(query))
+    if not keys:
+        return 0
+    book = load_book(session, operator_id=operator_id)
+    with_plans = book.cpa_affiliates()
+    attributions = rows.load(session, ATTRIBUTIONS, keys)
+    touched: dict[PlayerKey, str | None] = {}
+    for key in sorted(keys):
+        found = attributions.get(key)
+        affiliate_id = found["affiliate_id"] if found else None
+        touched[key] = affiliate_id if affiliate_id in with_plans else None
+    operator = session.get(Operator, operator_id)
+    assert operator is not None
+    _store(session, touched, book=book, currency=operator.currency)
+    return len(touched)
 
 
 def _after(row: dict[str, Any], events: list[EventRow]) -> bool:

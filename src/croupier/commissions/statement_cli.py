@@ -11,8 +11,11 @@ statements_cli = typer.Typer(help="Monthly affiliate statements.", no_args_is_he
 T = TypeVar("T")
 
 
-def _unit_of_work(work: Callable[[Any], T]) -> T:
-    """``work(session)`` in one committed transaction; an API error is a message, exit 1."""
+def _unit_of_work(work: Callable[[Any], T], *, read_only: bool = False) -> T:
+    """``work(session)`` in one committed transaction (``read_only``: a read transaction,
+    no write lock); an API error is a message, exit 1."""
+    from sqlalchemy.orm import Session
+
     from croupier.kit.db import create_db_engine, write_session
     from croupier.kit.errors import ApiError
     from croupier.settings import Settings
@@ -20,6 +23,9 @@ def _unit_of_work(work: Callable[[Any], T]) -> T:
     settings = Settings()
     engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     try:
+        if read_only:
+            with Session(engine) as session:
+                return work(session)
         with write_session(engine) as session, session.begin():
             return work(session)
     except ApiError as exc:
@@ -62,10 +68,16 @@ def run(
     month, operator_ids = _unit_of_work(check)
     for operator_id in operator_ids:
 
-        def run_one(session: Any, operator_id: str = operator_id) -> Any:
-            return statements.run(session, operator_id=operator_id, period=month, now=utcnow())
+        def compute(session: Any, operator_id: str = operator_id) -> Any:
+            return statements.compute(session, operator_id=operator_id, period=month, now=utcnow())
 
-        result = _unit_of_work(run_one)
+        # A read transaction computes; only the short write takes the write lock.
+        computed = _unit_of_work(compute, read_only=True)
+
+        def store(session: Any, computed: Any = computed) -> Any:
+            return statements.store(session, computed)
+
+        result = _unit_of_work(store)
         typer.echo(
             f"operator {operator_id} {period}: {len(result.statements)} statements "
             f"({result.created} new, {result.updated} recomputed), {result.closed} closed "

@@ -17,9 +17,17 @@ from croupier.commissions import statements
 from croupier.commissions.plan_terms import invalid
 from croupier.ingest.examples import error_responses
 from croupier.kit.csvexport import CSV_OR_JSON, csv_response, list_response, wants_csv
+from croupier.kit.db import unavailable_as_503, write_session
 from croupier.kit.timeparse import utcnow
 from croupier.tenancy.service import Scope
-from croupier.web import authorize, json_response, parse_body, read_store, write_store
+from croupier.web import (
+    authorize,
+    json_response,
+    parse_body,
+    read_store,
+    services,
+    write_store,
+)
 
 router = APIRouter(tags=["Statements"])
 affiliate_router = APIRouter(tags=["Affiliate portal"])
@@ -77,11 +85,24 @@ async def run(request: Request) -> Response:
     period = _period(body.period)
     assert period is not None
 
-    def work(session: Session) -> dict[str, Any]:
-        result = statements.run(session, operator_id=key.operator_id, period=period, now=utcnow())
-        return result.json()
+    def compute(session: Session) -> statements.Computed:
+        return statements.compute(session, operator_id=key.operator_id, period=period, now=utcnow())
 
-    return json_response(request, await write_store(request, work))
+    # The long part reads in a DB thread (no write lock: ingest goes on), the short write
+    # after it: on SQLite on the ingest writer's thread, between its commit groups.
+    computed = await read_store(request, compute)
+    svc = services(request)
+    if svc.engine.dialect.name != "sqlite":
+        result = await write_store(request, lambda session: statements.store(session, computed))
+        return json_response(request, result.json())
+
+    def store() -> statements.RunResult:
+        with write_session(svc.engine) as session, session.begin():
+            return statements.store(session, computed)
+
+    with unavailable_as_503():
+        stored = await svc.writer.run_in_writer_thread(store)
+    return json_response(request, stored.json())
 
 
 @router.get(

@@ -91,8 +91,9 @@ def prepare(session: Session) -> bool:
 
     PostgreSQL: the transaction reads one snapshot (REPEATABLE READ), so the projector's
     checkpoint and the ledger lines it covers are read consistently (this must be the
-    transaction's first use of its connection). SQLite: the write lock already holds the
-    projector off; register the exact decimal functions."""
+    transaction's first use of its connection). SQLite (WAL): a read transaction reads one
+    snapshot from its first read on, without the write lock; register the exact decimal
+    functions."""
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         return True
@@ -205,7 +206,12 @@ def _restricted(base: Select[Any], players: Sequence[PlayerKey] | None) -> Itera
     wanted = sorted(set(players))
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        yield base.where(tuple_(NGR_LINES.c.brand_id, NGR_LINES.c.player_ref).in_(chunk))
+        # player_ref alone too: the (operator, player, day) index serves it on both engines
+        # (a row-value IN does not on SQLite), so the cost is these players' lines.
+        yield base.where(
+            NGR_LINES.c.player_ref.in_(sorted({ref for _brand, ref in chunk})),
+            tuple_(NGR_LINES.c.brand_id, NGR_LINES.c.player_ref).in_(chunk),
+        )
 
 
 def _add_unvalued(
@@ -241,6 +247,16 @@ def _add_unvalued(
             found[(brand_id, player_ref)].unvalued[line_currency] = amount
 
 
+def _after(covered: tuple[int, int], postgres: bool) -> ColumnElement[bool]:
+    """Lines booked after the checkpoint ``covered``, as a range of the ledger's position
+    index (``ix_ngr_lines_position``): its cost is the lines booked since, not history."""
+    line = NGR_LINES
+    if postgres:
+        return tuple_(line.c.tx_id, line.c.seq) > tuple_(literal(covered[0]), literal(covered[1]))
+    # SQLite: one writer, so tx_id is always 0 and seq is commit order.
+    return and_(line.c.tx_id == covered[0], line.c.seq > covered[1])
+
+
 def late_players(
     session: Session,
     *,
@@ -251,17 +267,34 @@ def late_players(
     covered: tuple[int, int],
 ) -> set[PlayerKey]:
     """Players with ledger lines of the month booked after ``covered`` (a checkpoint)."""
-    line = NGR_LINES
-    if postgres:
-        after = tuple_(line.c.tx_id, line.c.seq) > tuple_(literal(covered[0]), literal(covered[1]))
-    else:
-        after = line.c.seq > covered[1]
-    query = (
-        select(line.c.brand_id, line.c.player_ref)
-        .where(line.c.operator_id == operator_id, line.c.day >= first, line.c.day <= last, after)
-        .distinct()
+    query = late_players_query(
+        postgres=postgres, operator_id=operator_id, first=first, last=last, covered=covered
     )
     return {(brand_id, player_ref) for brand_id, player_ref in session.execute(query)}
+
+
+def late_players_query(
+    *, postgres: bool, operator_id: str, first: date, last: date, covered: tuple[int, int]
+) -> Select[Any]:
+    line = NGR_LINES
+    return (
+        select(line.c.brand_id, line.c.player_ref)
+        .where(
+            line.c.operator_id == operator_id,
+            _after(covered, postgres),
+            _late_day(postgres).between(first, last),
+        )
+        .distinct()
+    )
+
+
+def _late_day(postgres: bool) -> ColumnElement[Any]:
+    """The line's day where late lines are sought. Without statistics SQLite would rather
+    range over the month's days (its whole history): there the day is compared through
+    coalesce, which no index serves, so the lines are read by position (or by player).
+    PostgreSQL's planner chooses by its statistics."""
+    line = NGR_LINES
+    return line.c.day if postgres else func.coalesce(line.c.day, line.c.day)
 
 
 def late_lines(
@@ -276,12 +309,10 @@ def late_lines(
 ) -> list[dict[str, Any]]:
     """The lines behind ``late_players``: what an adjustment itemises."""
     line = NGR_LINES
-    if postgres:
-        after = tuple_(line.c.tx_id, line.c.seq) > tuple_(literal(covered[0]), literal(covered[1]))
-    else:
-        after = line.c.seq > covered[1]
     base = select(line).where(
-        line.c.operator_id == operator_id, line.c.day >= first, line.c.day <= last, after
+        line.c.operator_id == operator_id,
+        _late_day(postgres).between(first, last),
+        _after(covered, postgres),
     )
     found: list[dict[str, Any]] = []
     for query in _restricted(base, players):
@@ -385,20 +416,25 @@ def paid_lines(
     found: dict[PlayerKey, tuple[str, dict[str, Decimal | None]]] = {}
     table: Table = StatementLine.__table__  # type: ignore[assignment]
     wanted = sorted(set(players))
-    for start in range(0, len(wanted), _CHUNK):
-        query = (
-            select(table, Statement.affiliate_id.label("_affiliate_id"))
-            .join(Statement, Statement.id == table.c.statement_id)
-            .where(
-                Statement.operator_id == operator_id,
-                Statement.period == period,
-                Statement.status == "closed",
-                tuple_(table.c.brand_id, table.c.player_ref).in_(wanted[start : start + _CHUNK]),
-            )
+    base = (
+        select(table, Statement.affiliate_id.label("_affiliate_id"))
+        .join(Statement, Statement.id == table.c.statement_id)
+        .where(
+            Statement.operator_id == operator_id,
+            Statement.period == period,
+            Statement.status == "closed",
         )
+    )
+    key = tuple_(table.c.brand_id, table.c.player_ref)
+    # Statement lines have no index by player: many players are one read of the month's
+    # closed lines (its players, not the ledger), a few are looked up.
+    queries = [base] if len(wanted) > _CHUNK else [base.where(key.in_(wanted))]
+    chosen = set(wanted)
+    for query in queries:
         for row in session.execute(query).mappings():
-            fields = {name: row[name] for name in LINE_FIELDS}
-            found[(row["brand_id"], row["player_ref"])] = (row["_affiliate_id"], fields)
+            player = (row["brand_id"], row["player_ref"])
+            if player in chosen:
+                found[player] = (row["_affiliate_id"], {name: row[name] for name in LINE_FIELDS})
     return found
 
 

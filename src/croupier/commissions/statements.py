@@ -21,6 +21,15 @@ what the statement covers):
 
 Drafts are recomputed by every run. A closed statement never changes; runs skip it, and
 an affiliate with a later closed month is skipped (its months are settled in order).
+
+A run has two phases, which the API and the CLI run apart: ``compute`` reads everything
+in one read transaction (one consistent snapshot, REPEATABLE READ on PostgreSQL; on SQLite
+a plain read that takes no write lock, so ingest goes on), then ``store`` writes the
+drafts in a short write transaction that re-checks what changed meanwhile: a statement
+closed since (or a later month closed) is left as it is, a draft another run wrote keeps
+its id (no duplicate) and is not overwritten by figures older than its own.
+``computed_at`` is the snapshot's time, so closing refuses a draft computed before an
+earlier month changed.
 """
 
 from __future__ import annotations
@@ -110,6 +119,8 @@ class _Draft:
     unvalued: dict[str, Decimal] = field(default_factory=dict)
     figures: dict[str, Decimal] = field(default_factory=dict)
     sub_affiliates: list[dict[str, Any]] = field(default_factory=list)
+    # [month, brand, player] of closed months' changes left for a later statement
+    pending: list[list[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -132,8 +143,27 @@ class _Inputs:
     cpa_paid: set[tuple[str, str, str]]
 
 
+@dataclass
+class Computed:
+    """What ``compute`` read and worked out; ``store`` writes it."""
+
+    inputs: _Inputs
+    drafts: dict[str, _Draft]
+    result: RunResult
+    payout: dict[str, str]
+    rates: dict[str, Decimal | None]
+    computed_at: datetime
+
+
 def run(session: Session, *, operator_id: str, period: date, now: datetime) -> RunResult:
-    """Compute the operator's statements of ``period`` (drafts; closed ones unchanged)."""
+    """Compute the operator's statements of ``period`` (drafts; closed ones unchanged) and
+    write them, in the one transaction of ``session`` (the API and CLI split the two)."""
+    return store(session, compute(session, operator_id=operator_id, period=period, now=now))
+
+
+def compute(session: Session, *, operator_id: str, period: date, now: datetime) -> Computed:
+    """Read the snapshot and compute the month's drafts; writes nothing. Must be the first
+    use of the session's transaction (PostgreSQL: REPEATABLE READ)."""
     postgres = statement_sql.prepare(session)
     first, last = month_bounds(period)
     operator = session.get(Operator, operator_id)
@@ -194,8 +224,23 @@ def run(session: Session, *, operator_id: str, period: date, now: datetime) -> R
     for draft in drafts.values():
         _settle(inputs, draft)
     _sub_affiliates(session, inputs, drafts)
-    _write(session, inputs, drafts, result, now=now)
-    return result
+    payout: dict[str, str] = {}
+    query = select(Affiliate.id, Affiliate.payout_currency)
+    for affiliate_id, currency in session.execute(
+        query.where(Affiliate.operator_id == operator_id)
+    ):
+        payout[affiliate_id] = currency
+    rates = {
+        currency: statement_sql.payout_rate(
+            session,
+            operator_id=operator_id,
+            day=last,
+            currency=operator.currency,
+            payout_currency=currency,
+        )
+        for currency in sorted({payout[affiliate_id] for affiliate_id in drafts})
+    }
+    return Computed(inputs, drafts, result, payout, rates, now)
 
 
 def _count_first_depositors(found: dict[PlayerKey, str]) -> dict[str, dict[str, int]]:
@@ -247,15 +292,27 @@ def _players(inputs: _Inputs, drafts: dict[str, _Draft]) -> None:
 
 
 def _adjust(session: Session, inputs: _Inputs, drafts: dict[str, _Draft]) -> None:
-    """Adjustments of closed months, for affiliates whose earliest open month this is."""
+    """Adjustments of closed months, for affiliates whose earliest open month this is.
+
+    A late line is one booked after its month's statement closed. The run behind the
+    affiliate's latest closed statement looked at every closed month's lines booked up to
+    its checkpoint (closing needs the earlier months closed first), so only lines booked
+    since then are searched, plus the players it left pending (no plan that month)."""
     groups: dict[tuple[date, int, int], dict[str, Statement]] = defaultdict(dict)
     closed_ids: dict[str, list[str]] = {}
+    seen: dict[str, tuple[int, int]] = {}
+    pending: dict[str, set[tuple[str, str, str]]] = {}
     for affiliate_id in drafts:
         mine = inputs.statements.get(affiliate_id, [])
         if any(s.status == "draft" and s.period < inputs.first for s in mine):
             continue  # an earlier open statement takes the adjustments
         closed = [s for s in mine if s.status == "closed" and s.period < inputs.first]
         closed_ids[affiliate_id] = [s.id for s in closed]
+        if closed:
+            latest = max(closed, key=lambda s: s.period)
+            seen[affiliate_id] = (latest.covered_tx_id, latest.covered_seq)
+            left = latest.details.get("pending_adjustments", [])
+            pending[affiliate_id] = {(month, brand, ref) for month, brand, ref in left}
         for statement in closed:
             cover = (statement.period, statement.covered_tx_id, statement.covered_seq)
             groups[cover][affiliate_id] = statement
@@ -266,9 +323,17 @@ def _adjust(session: Session, inputs: _Inputs, drafts: dict[str, _Draft]) -> Non
     for row in statement_sql.paid_adjustments(session, all_closed):
         paid_rows[(row.affiliate_id, row.for_period, row.brand_id, row.player_ref)].append(row)
     for (period, tx_id, seq), statements in sorted(groups.items()):
+        since = max((tx_id, seq), min(seen[affiliate_id] for affiliate_id in statements))
+        month = f"{period:%Y-%m}"
+        left = {
+            (brand, ref)
+            for affiliate_id in statements
+            for (in_month, brand, ref) in pending[affiliate_id]
+            if in_month == month
+        }
         _adjust_month(
             session, inputs, drafts, period=period, covered=(tx_id, seq), statements=statements,
-            paid_rows=paid_rows,
+            paid_rows=paid_rows, since=since, pending=left,
         )  # fmt: skip
     _late_cpa(inputs, drafts, closed_ids)
 
@@ -282,12 +347,15 @@ def _adjust_month(
     covered: tuple[int, int],
     statements: dict[str, Statement],
     paid_rows: dict[tuple[str, date, str, str], list[StatementAdjustment]],
+    since: tuple[int, int],
+    pending: set[PlayerKey],
 ) -> None:
     first, last = month_bounds(period)
     postgres, operator_id = inputs.postgres, inputs.operator_id
     late = statement_sql.late_players(
-        session, postgres=postgres, operator_id=operator_id, first=first, last=last, covered=covered
+        session, postgres=postgres, operator_id=operator_id, first=first, last=last, covered=since
     )
+    late |= pending
     players = sorted(k for k in late if inputs.attributed.get(k) in statements)
     if not players:
         return
@@ -322,7 +390,8 @@ def _adjust_month(
         affiliate_id = inputs.attributed[key]
         draft = drafts[affiliate_id]
         if inputs.book.version_for(affiliate_id, key[0], inputs.first) is None:
-            continue  # no plan for the brand this month: booked when one applies
+            draft.pending.append([f"{period:%Y-%m}", *key])  # booked when a plan applies
+            continue
         sums = now.get(key, statement_sql.PlayerSums())
         if sums.unvalued:
             _note_unvalued(draft, sums.unvalued)
@@ -488,44 +557,62 @@ LINES: Table = StatementLine.__table__  # type: ignore[assignment]
 ADJUSTMENTS: Table = StatementAdjustment.__table__  # type: ignore[assignment]
 
 
-def _write(
-    session: Session,
-    inputs: _Inputs,
-    drafts: dict[str, _Draft],
-    result: RunResult,
-    *,
-    now: datetime,
-) -> None:
-    current = {
-        affiliate_id: s
-        for affiliate_id, mine in inputs.statements.items()
+def store(session: Session, computed: Computed) -> RunResult:
+    """Write the computed drafts in ``session``'s (write) transaction, after re-reading the
+    operator's statements of the month and later (locked on PostgreSQL): what a concurrent
+    close or run changed since the snapshot wins over the snapshot."""
+    inputs, drafts, result = computed.inputs, computed.drafts, computed.result
+    postgres = session.get_bind().dialect.name == "postgresql"
+    lock = select(Operator.id).where(Operator.id == inputs.operator_id)
+    if postgres:  # one run of the operator writes at a time (SQLite: the write lock)
+        session.execute(lock.with_for_update())
+    query = select(Statement).where(
+        Statement.operator_id == inputs.operator_id, Statement.period >= inputs.first
+    )
+    if postgres:
+        query = query.with_for_update()
+    fresh: dict[str, list[Statement]] = defaultdict(list)
+    for found in session.scalars(query):
+        fresh[found.affiliate_id].append(found)
+    current: dict[str, Statement] = {}
+    renamed: dict[str, str] = {}
+    for affiliate_id in sorted(drafts):
+        mine = fresh.get(affiliate_id, [])
+        month = next((s for s in mine if s.period == inputs.first), None)
+        if month is not None and month.status == "closed":
+            result.closed += 1  # closed while this run computed: it never changes
+        elif any(s.period > inputs.first and s.status == "closed" for s in mine):
+            result.skipped.append({"affiliate_id": affiliate_id, "reason": "later_month_closed"})
+        elif month is not None and _newer(month, inputs.covered, computed.computed_at):
+            result.skipped.append({"affiliate_id": affiliate_id, "reason": "newer_run"})
+        else:
+            if month is not None:
+                current[affiliate_id] = month
+                if month.id != drafts[affiliate_id].statement_id:  # another run created it
+                    renamed[drafts[affiliate_id].statement_id] = month.id
+                    drafts[affiliate_id].statement_id = month.id
+            continue
+        del drafts[affiliate_id]
+    for draft in drafts.values():
+        for item in draft.sub_affiliates:
+            item["statement_id"] = renamed.get(item["statement_id"], item["statement_id"])
+    stale = [
+        s.id
+        for affiliate_id, mine in fresh.items()
         for s in mine
-        if s.period == inputs.first and s.status == "draft"
-    }
-    stale = [s.id for affiliate_id, s in current.items() if affiliate_id not in drafts]
-    _delete_children(session, [s.id for s in current.values()])
+        if s.period == inputs.first
+        and s.status == "draft"
+        and affiliate_id not in drafts
+        and affiliate_id not in {item["affiliate_id"] for item in result.skipped}
+        and not _newer(s, inputs.covered, computed.computed_at)
+    ]
+    _delete_children(session, [s.id for s in current.values()] + stale)
     for chunk in _chunks(stale):
         session.execute(delete(Statement).where(Statement.id.in_(chunk)))
     result.removed = len(stale)
-    payout: dict[str, str] = {}
-    query = select(Affiliate.id, Affiliate.payout_currency)
-    for affiliate_id, currency in session.execute(
-        query.where(Affiliate.operator_id == inputs.operator_id)
-    ):
-        payout[affiliate_id] = currency
-    rates = {
-        currency: statement_sql.payout_rate(
-            session,
-            operator_id=inputs.operator_id,
-            day=inputs.last,
-            currency=inputs.currency,
-            payout_currency=currency,
-        )
-        for currency in sorted({payout[affiliate_id] for affiliate_id in drafts})
-    }
     for affiliate_id in sorted(drafts):
         draft = drafts[affiliate_id]
-        statement = current.get(affiliate_id)
+        statement: Statement | None = current.get(affiliate_id)
         if statement is None:
             statement = Statement(
                 id=draft.statement_id,
@@ -537,8 +624,10 @@ def _write(
             result.created += 1
         else:
             result.updated += 1
-        currency = payout[affiliate_id]
-        _fill(statement, draft, inputs, currency, rates[currency], now=now)
+        currency = computed.payout[affiliate_id]
+        _fill(
+            statement, draft, inputs, currency, computed.rates[currency], now=computed.computed_at
+        )
         session.add(statement)
         result.statements.append(statement.id)
     session.flush()
@@ -561,6 +650,13 @@ def _write(
         session.execute(insert(LINES), line_rows[start : start + 5000])
     if adjustment_rows:
         session.execute(insert(ADJUSTMENTS), adjustment_rows)
+    return result
+
+
+def _newer(statement: Statement, covered: tuple[int, int], computed_at: datetime) -> bool:
+    """A draft a concurrent run wrote from a later snapshot than this run's."""
+    theirs = (statement.covered_tx_id, statement.covered_seq)
+    return theirs > covered or (theirs == covered and statement.computed_at > computed_at)
 
 
 def _fill(
@@ -598,6 +694,8 @@ def _fill(
             c: figures.section_json({"a": a})["a"] for c, a in sorted(draft.unvalued.items())
         },
     }
+    if draft.pending:
+        statement.details["pending_adjustments"] = sorted(draft.pending)
 
 
 def _delete_children(session: Session, statement_ids: list[str]) -> None:

@@ -2,12 +2,12 @@
 
 A consumer hands each batch of messages to :class:`InOrder`. Each message is
 authenticated (a binding's operator, or a key header checked like HTTP's), decoded and
-parsed by the same readers as the HTTP endpoints, and its events go through the ingest
-service (``prepare`` then ``commit``, the two halves of ``submit``) to the group-commit
-writer: one commit for the batch. Messages the pipeline refuses (not JSON, invalid, unknown
-type, conflict) come back as dead letters, recorded like rejected HTTP events. A store that
-is down raises nothing to the broker: the batch is retried until it commits, and only then
-may the consumer acknowledge it.
+parsed by the same readers as the HTTP endpoints, and its events are prepared by the ingest
+service (``prepare``, the first half of ``submit``) and handed to the group-commit writer
+as one job: the batch's events and rejections commit in one transaction. Messages the
+pipeline refuses (not JSON, invalid, unknown type, conflict) come back as dead letters,
+recorded like rejected HTTP events. A store that is down raises nothing to the broker: the
+batch is retried until it commits, and only then may the consumer acknowledge it.
 """
 
 from __future__ import annotations
@@ -322,9 +322,37 @@ class Pipeline:
         return prepared
 
     async def _store(self, prepared: Prepared) -> list[DeadLetter]:
-        """One attempt: every unit queued for the writer before any is awaited, in message
-        order, so they share one commit and the log keeps the order of arrival."""
+        """One attempt, one writer job: the batch's events and every rejection (refused
+        messages, invalid events) commit in one transaction or not at all, so a retry after
+        the store failed neither loses nor repeats a rejection. If the store refuses the
+        data itself (not an outage), the units are stored one by one to find the culprit."""
         dead = dict(prepared.dead)
+        messages, units = prepared.messages, prepared.units
+        submissions = [unit.rows or self._rows(unit) for unit in units]
+        pending = [event for rows in submissions for event in rows.pending]
+        rejections = [row for rows in submissions for row in rows.rejections]
+        rejections.extend(prepared.refused)
+        try:
+            stored = (
+                await self.ingest.writer.write(pending, rejections) if pending or rejections else []
+            )
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            log.warning("a batch could not be stored (%s); storing it unit by unit", exc)
+            return await self._store_apart(prepared, dead)
+        results = iter(stored)
+        for unit, rows in zip(units, submissions, strict=True):
+            outcomes = [
+                outcome if outcome is not None else next(results) for outcome in rows.outcomes
+            ]
+            self._settle(unit, outcomes, messages, dead)
+        return [dead[index] for index in sorted(dead)]
+
+    async def _store_apart(
+        self, prepared: Prepared, dead: dict[int, DeadLetter]
+    ) -> list[DeadLetter]:
+        """Each unit its own writer job (the message at fault is dead-lettered alone)."""
         messages = prepared.messages
         jobs: list[Awaitable[Any]] = [self._submit(unit, messages, dead) for unit in prepared.units]
         if prepared.refused:
@@ -400,6 +428,16 @@ class Pipeline:
                 )
                 await self._submit(alone, messages, dead)
             return
+        self._settle(unit, outcomes, messages, dead)
+
+    def _settle(
+        self,
+        unit: _Unit,
+        outcomes: list[Outcome],
+        messages: Sequence[Inbound],
+        dead: dict[int, DeadLetter],
+    ) -> None:
+        """Count a stored unit's outcomes; a message with refused events is dead-lettered."""
         self._count(unit, outcomes)
         for index, start, end in unit.spans:
             refused = [
@@ -427,7 +465,11 @@ class Pipeline:
 class InOrder:
     """One batch storing while the next is prepared: parsing overlaps the commit before it,
     but a batch reaches the writer only once the one before it is stored and acknowledged,
-    so the log keeps the broker's order, across a store outage too."""
+    so the log keeps the broker's order, across a store outage too.
+
+    ``settle`` (Kafka, before partitions are given up in a rebalance) stores and
+    acknowledges the batch in flight and starts a new epoch: a batch read before it and
+    pushed after it is dropped unstored, for whoever owns its partitions now to re-read."""
 
     def __init__(
         self,
@@ -441,6 +483,8 @@ class InOrder:
         self.dead_letter = dead_letter
         self.acknowledge = acknowledge
         self.stop = stop
+        self.epoch = 0
+        self._lock = asyncio.Lock()  # one hand on the batch in flight at a time
         self._storing: asyncio.Task[bool] | None = None
         self._receipt: Any = None
 
@@ -448,21 +492,41 @@ class InOrder:
     def idle(self) -> bool:
         return self._storing is None
 
-    async def push(self, messages: Sequence[Inbound], receipt: Any) -> bool:
+    async def push(
+        self, messages: Sequence[Inbound], receipt: Any, *, epoch: int | None = None
+    ) -> bool | None:
         """Prepare ``messages``, wait for the batch in flight, then start storing these;
         ``receipt`` is what ``acknowledge`` gets once they are stored. False: stopped with
-        the store down (nothing more is acknowledged)."""
+        the store down (nothing more is acknowledged). None: dropped unstored, since
+        ``epoch`` (read before the messages were) is over."""
         prepared = await self.pipeline.prepare(messages, self.stop)
-        if prepared is None or not await self.finish():
+        if prepared is None:
             return False
-        self._storing = asyncio.create_task(
-            self.pipeline.store(prepared, dead_letter=self.dead_letter, stop=self.stop)
-        )
-        self._receipt = receipt
+        async with self._lock:
+            if epoch is not None and epoch != self.epoch:
+                return None
+            if not await self._finish():
+                return False
+            self._storing = asyncio.create_task(
+                self.pipeline.store(prepared, dead_letter=self.dead_letter, stop=self.stop)
+            )
+            self._receipt = receipt
         return True
 
     async def finish(self) -> bool:
         """Wait for the batch in flight and acknowledge it."""
+        async with self._lock:
+            return await self._finish()
+
+    async def settle(self) -> bool:
+        """Finish the batch in flight and end the epoch (see the class)."""
+        async with self._lock:
+            try:
+                return await self._finish()
+            finally:
+                self.epoch += 1
+
+    async def _finish(self) -> bool:
         storing, self._storing = self._storing, None
         if storing is None:
             return True

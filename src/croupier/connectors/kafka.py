@@ -5,6 +5,12 @@ to the store and its refused messages are on their dead-letter topic. A crash in
 re-reads the batch, whose events then come back as duplicates: at-least-once delivery,
 exactly-once storage. One batch at a time, in partition order, so each partition is stored
 in the order it was written.
+
+A rebalance (a member joins or leaves the group) awaits :class:`_Rebalance` before any
+partition is given up: the batch in flight is stored and its offsets committed, and a
+batch read but not yet handed to the store is dropped, and its partitions sought back to
+their committed offsets. Each partition's messages are thus stored by one member at a time,
+in offset order; after the assignment every member resumes from the committed offsets.
 """
 
 from __future__ import annotations
@@ -16,9 +22,20 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    TopicAlreadyExistsError,
+)
 from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import OffsetAndMetadata
 
@@ -72,7 +89,6 @@ class KafkaConnector:
         if settings.kafka_create_dead_letter_topics:
             await self._create_dead_letter_topics(options)
         consumer = AIOKafkaConsumer(
-            *self.sources,
             group_id=settings.kafka_group_id,
             enable_auto_commit=False,
             auto_offset_reset=settings.kafka_auto_offset_reset,
@@ -82,25 +98,29 @@ class KafkaConnector:
             heartbeat_interval_ms=max(100, settings.kafka_session_timeout_ms // 3),
             **options,
         )
+        rebalance = _Rebalance()
+        consumer.subscribe(list(self.sources), listener=rebalance)
         producer = self._producer = AIOKafkaProducer(acks="all", linger_ms=5, **options)
         await producer.start()
         try:
             await consumer.start()
             try:
-                await self._consume(consumer, stop)
+                await self._consume(consumer, stop, rebalance)
             finally:
                 await consumer.stop()
         finally:
             await producer.stop()
             self._producer = None
 
-    async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+    async def _consume(
+        self, consumer: AIOKafkaConsumer, stop: asyncio.Event, rebalance: _Rebalance
+    ) -> None:
         log.info("consuming", extra={"fields": {"broker": BROKER, "topics": list(self.sources)}})
 
         async def commit(offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
             try:
                 await consumer.commit(offsets)
-            except CommitFailedError as exc:
+            except (CommitFailedError, IllegalStateError) as exc:
                 # The group moved these partitions to another member meanwhile; it re-reads
                 # the batch, stored already: duplicates, nothing lost.
                 log.warning("offset commit refused after a rebalance: %s", exc)
@@ -108,8 +128,10 @@ class KafkaConnector:
         batches = InOrder(
             self.pipeline, dead_letter=self._send_dead_letters, acknowledge=commit, stop=stop
         )
+        rebalance.batches = batches
         try:
             while not stop.is_set():
+                epoch = batches.epoch  # read first: a rebalance during getmany drops its records
                 fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
                 fetched = await consumer.getmany(
                     timeout_ms=_POLL_MS if batches.idle else 0,
@@ -123,7 +145,14 @@ class KafkaConnector:
                         tp: OffsetAndMetadata(records[-1].offset + 1, "")
                         for tp, records in fetched.items()
                     }
-                    stored = await batches.push(messages, offsets)
+                    stored = await batches.push(messages, offsets, epoch=epoch)
+                    if stored is None:  # a rebalance came first: read them again if still ours
+                        await _rewind(consumer, fetched)
+                        log.info(
+                            "a batch read before a rebalance was dropped unstored",
+                            extra={"fields": {"broker": BROKER, "messages": len(messages)}},
+                        )
+                        continue
                 else:  # nothing more yet: let the batch in flight finish and commit
                     stored = await batches.finish()
                 if not stored:  # stopped while the store was down: the group re-reads them
@@ -203,6 +232,47 @@ class KafkaConnector:
         gauge = self.pipeline.connector_metrics.lag
         for topic, waiting in lag.items():
             gauge.labels(BROKER, topic).set(waiting)
+
+
+async def _rewind(
+    consumer: AIOKafkaConsumer, dropped: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+) -> None:
+    """Partitions of a dropped batch still assigned: back to their committed offset (or to
+    the batch's first record when nothing is committed yet), so nothing is skipped."""
+    for tp, records in dropped.items():
+        if tp not in consumer.assignment():
+            continue
+        committed = await consumer.committed(tp)
+        with contextlib.suppress(IllegalStateError):  # given up meanwhile: not ours to read
+            consumer.seek(tp, records[0].offset if committed is None else committed)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Awaited by aiokafka before partitions are given up and after new ones are assigned."""
+
+    def __init__(self) -> None:
+        self.batches: InOrder | None = None
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if self.batches is None or not revoked:
+            return
+        stored = await self.batches.settle()
+        log.info(
+            "partitions revoked; the batch in flight was %s",
+            "stored and committed" if stored else "abandoned (stopping with the store down)",
+            extra={"fields": {"broker": BROKER, "partitions": _names(revoked)}},
+        )
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # A fresh assignment has no position: aiokafka reads each partition's committed offset.
+        log.info(
+            "partitions assigned",
+            extra={"fields": {"broker": BROKER, "partitions": _names(assigned)}},
+        )
+
+
+def _names(partitions: set[TopicPartition]) -> list[str]:
+    return [f"{tp.topic}/{tp.partition}" for tp in _sorted(partitions)]
 
 
 def _sorted(partitions: Sequence[TopicPartition] | set[TopicPartition]) -> list[TopicPartition]:
