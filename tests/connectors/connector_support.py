@@ -437,3 +437,15 @@ def dp_deposit(transaction_id: str, **fields: Any) -> dict[str, Any]:
 
 def body(value: Any) -> bytes:
     return json.dumps(value).encode()
+
+
+# Each Fast Track message type and the kind of event it is stored as.
+KINDS = {
+    "CASINO": "bet",
+    "BONUS": "bonus",
+    "PAYMENT": "deposit",
+    "USER_CREATE_V2": "registration",
+    "USER_UPDATE_V2": "player_update",
+    "USER_BLOCK_V2": "account_flag",
+    "LOGIN_V2": "login",
+}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from connector_support import (
+    KINDS,
     Consumer,
     ConsumerProcess,
     body,
@@ -49,15 +50,6 @@ __all__ = ["tansu"]  # the session fixture, imported so pytest finds it
 # tansu answers a group join after half the session timeout, and a killed member's
 # partitions move after all of it: short, so the tests are quick.
 SESSION_TIMEOUT_MS = 1500
-KINDS = {
-    "CASINO": "bet",
-    "BONUS": "bonus",
-    "PAYMENT": "deposit",
-    "USER_CREATE_V2": "registration",
-    "USER_UPDATE_V2": "player_update",
-    "USER_BLOCK_V2": "account_flag",
-    "LOGIN_V2": "login",
-}
 
 
 def binding(topic: str, fmt: str, operator: str = "acme", **extra: object) -> dict[str, object]:

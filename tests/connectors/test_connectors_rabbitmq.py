@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from connector_support import (
+    KINDS,
     RABBITMQ_URL,
     Consumer,
     ConsumerProcess,
@@ -41,16 +42,6 @@ from tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 __all__ = ["rabbitmq"]  # the fixture, imported so pytest finds it
-
-KINDS = {
-    "CASINO": "bet",
-    "BONUS": "bonus",
-    "PAYMENT": "deposit",
-    "USER_CREATE_V2": "registration",
-    "USER_UPDATE_V2": "player_update",
-    "USER_BLOCK_V2": "account_flag",
-    "LOGIN_V2": "login",
-}
 
 
 def binding(queue: str, fmt: str, operator: str = "acme", **extra: object) -> dict[str, object]:

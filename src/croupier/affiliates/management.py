@@ -25,7 +25,7 @@ from croupier.affiliates.models import (
     PromoCode,
     TrackingLink,
 )
-from croupier.kit.errors import ApiError
+from croupier.kit.errors import ApiError, invalid
 from croupier.kit.ids import uuid7
 from croupier.kit.money import ISO_4217
 from croupier.kit.timeparse import utcnow
@@ -47,15 +47,6 @@ _MAX_PARENT_DEPTH = 100  # far deeper than any real network; a guard against bad
 class IssuedToken:
     token: AffiliateToken
     secret: str
-
-
-def invalid(field: str, message: str, code: str = "invalid_value") -> ApiError:
-    return ApiError(
-        400,
-        "invalid_request",
-        f"{field}: {message}",
-        details=[{"field": field, "code": code, "message": message}],
-    )
 
 
 def _not_found(what: str, object_id: str) -> ApiError:

@@ -21,7 +21,7 @@ from croupier.affiliates import management
 from croupier.affiliates.affiliate_auth import AffiliateIdentity, player_hash
 from croupier.affiliates.attribution_models import AttributionChange, PlayerAttribution
 from croupier.affiliates.models import Affiliate, Campaign, Click, TrackingLink
-from croupier.kit.errors import ApiError
+from croupier.kit.errors import ApiError, invalid
 from croupier.players.models import Player
 
 # group_by → the field that carries the group's value in each stats row.
@@ -75,9 +75,14 @@ def parse_period(
     if first_day is None:
         first_day = last_day - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if first_day > last_day:
-        raise _invalid_query("from", "from is after to", "invalid_range")
+        raise invalid("from", "from is after to", "invalid_range", error="invalid_query")
     if (last_day - first_day).days + 1 > MAX_PERIOD_DAYS:
-        raise _invalid_query("to", f"at most {MAX_PERIOD_DAYS} days from 'from'", "invalid_range")
+        raise invalid(
+            "to",
+            f"at most {MAX_PERIOD_DAYS} days from 'from'",
+            "invalid_range",
+            error="invalid_query",
+        )
     return Period(first_day, last_day)
 
 
@@ -87,16 +92,9 @@ def _day(name: str, text: str) -> date:
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
-        raise _invalid_query(name, "a date like 2026-10-01", "invalid_date") from None
-
-
-def _invalid_query(name: str, message: str, code: str) -> ApiError:
-    return ApiError(
-        400,
-        "invalid_query",
-        f"{name}: {message}",
-        details=[{"field": name, "code": code, "message": message}],
-    )
+        raise invalid(
+            name, "a date like 2026-10-01", "invalid_date", error="invalid_query"
+        ) from None
 
 
 # --- stats -----------------------------------------------------------------------------------
@@ -449,7 +447,7 @@ def create_link(
         campaign = session.get(Campaign, campaign_id)
         # Another affiliate's campaign is "not found", like a missing one: ids leak nothing.
         if campaign is None or campaign.affiliate_id != affiliate.affiliate_id:
-            raise management.invalid("campaign_id", f"no campaign {campaign_id}", "not_found")
+            raise invalid("campaign_id", f"no campaign {campaign_id}", "not_found")
     return management.create_link(
         session,
         operator_id=affiliate.operator_id,

@@ -25,6 +25,7 @@ from croupier.affiliates.routes import (
     body_doc,
 )
 from croupier.ingest.examples import error_responses
+from croupier.kit.errors import invalid
 from croupier.web import authorize, json_response, parse_body, read_store, write_store
 
 router = APIRouter(tags=["Postbacks"])
@@ -113,7 +114,7 @@ async def update_postback(request: Request, postback_id: str) -> Response:
     changes = {name: getattr(body, name) for name in given}
     for name in ("url", "events", "enabled"):
         if name in changes and changes[name] is None:
-            raise management.invalid(name, "may not be null")
+            raise invalid(name, "may not be null")
 
     def work(session: Session) -> dict[str, Any]:
         template = postbacks.update_template(

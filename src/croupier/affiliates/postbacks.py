@@ -32,7 +32,7 @@ from croupier.affiliates.models import Affiliate, Click
 from croupier.affiliates.postback_models import PostbackDelivery, PostbackTemplate
 from croupier.events.models import Event
 from croupier.kit import rows
-from croupier.kit.errors import ApiError
+from croupier.kit.errors import ApiError, invalid
 from croupier.players.models import Player
 from croupier.projections.engine import Context, EventRow
 
@@ -56,10 +56,10 @@ def check_url(url: str) -> None:
     """An http(s) URL whose macros are all known; else a 400 naming the problem."""
     parts = urlsplit(_MACRO.sub("x", url))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise management.invalid("url", "must be an http or https URL with a host")
+        raise invalid("url", "must be an http or https URL with a host")
     unknown = sorted({name for name in _MACRO.findall(url) if name not in MACROS})
     if unknown:
-        raise management.invalid(
+        raise invalid(
             "url",
             f"unknown macro(s) {', '.join('{' + n + '}' for n in unknown)}; "
             f"known: {', '.join(sorted(MACROS))}",
@@ -69,10 +69,10 @@ def check_url(url: str) -> None:
 
 def check_events(events: list[str]) -> list[str]:
     if not events:
-        raise management.invalid("events", "name at least one event")
+        raise invalid("events", "name at least one event")
     unknown = sorted(set(events) - set(EVENTS))
     if unknown:
-        raise management.invalid("events", f"unknown event(s) {unknown}; known: {list(EVENTS)}")
+        raise invalid("events", f"unknown event(s) {unknown}; known: {list(EVENTS)}")
     return [event for event in EVENTS if event in events]
 
 
@@ -170,7 +170,7 @@ def delete_template(session: Session, *, operator_id: str, template_id: str) -> 
 def _check_link(session: Session, *, operator_id: str, affiliate_id: str, link_id: str) -> None:
     link = management.get_link(session, operator_id=operator_id, link_id=link_id)
     if link.affiliate_id != affiliate_id:
-        raise management.invalid("link_id", "the link belongs to another affiliate")
+        raise invalid("link_id", "the link belongs to another affiliate")
 
 
 def fill(url: str, values: dict[str, str]) -> str:

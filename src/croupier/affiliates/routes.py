@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from croupier.affiliates import management
 from croupier.affiliates.models import Affiliate, AffiliateToken, Campaign, PromoCode, TrackingLink
 from croupier.ingest.examples import error_responses
+from croupier.kit.errors import invalid
 from croupier.tenancy.service import Scope
 from croupier.web import authorize, json_response, parse_body, read_store, write_store
 
@@ -235,7 +236,7 @@ async def update_affiliate(request: Request, affiliate_id: str) -> Response:
     changes = {name: getattr(body, name) for name in given}
     for name in ("name", "email", "status", "payout_currency"):
         if name in changes and changes[name] is None:
-            raise management.invalid(name, "may not be null")
+            raise invalid(name, "may not be null")
 
     def work(session: Session) -> dict[str, Any]:
         affiliate = management.update_affiliate(
@@ -429,7 +430,7 @@ async def update_link(request: Request, link_id: str) -> Response:
     body, given = await _parse(request, LinkChanges)
     changes = {name: getattr(body, name) for name in given}
     if "enabled" in changes and changes["enabled"] is None:
-        raise management.invalid("enabled", "true or false")
+        raise invalid("enabled", "true or false")
 
     def work(session: Session) -> dict[str, Any]:
         link = management.update_link(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
-from croupier.kit.errors import ApiError
+from croupier.kit.errors import invalid
 from croupier.kit.money import amount_in_range, decimal_text
 from croupier.reports.daily import EXACT
 
@@ -72,15 +72,6 @@ class Terms:
     negative_ngr: str
     carry_over_cap: Decimal | None
     sub_affiliate_pct: Decimal | None
-
-
-def invalid(field: str, message: str, code: str = "invalid_value") -> ApiError:
-    return ApiError(
-        400,
-        "invalid_request",
-        f"{field}: {message}",
-        details=[{"field": field, "code": code, "message": message}],
-    )
 
 
 # -- parsing ------------------------------------------------------------------------------

@@ -29,14 +29,14 @@ from sqlalchemy.orm import Session
 
 from croupier.affiliates import management
 from croupier.commissions import plan_terms
-from croupier.commissions.plan_terms import Terms, invalid
+from croupier.commissions.plan_terms import Terms
 from croupier.commissions.statement_models import (
     CommissionAssignment,
     CommissionPlan,
     CommissionPlanVersion,
     Statement,
 )
-from croupier.kit.errors import ApiError
+from croupier.kit.errors import ApiError, invalid
 from croupier.tenancy.models import Brand
 
 

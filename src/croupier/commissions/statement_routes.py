@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from croupier.affiliates.affiliate_auth import authenticate_affiliate
 from croupier.commissions import statement_documents as documents
 from croupier.commissions import statements
-from croupier.commissions.plan_terms import invalid
 from croupier.ingest.examples import error_responses
 from croupier.kit.csvexport import CSV_OR_JSON, csv_response, list_response, wants_csv
-from croupier.kit.db import unavailable_as_503, write_session
+from croupier.kit.errors import invalid
 from croupier.kit.timeparse import utcnow
 from croupier.tenancy.service import Scope
 from croupier.web import (
@@ -25,7 +24,6 @@ from croupier.web import (
     json_response,
     parse_body,
     read_store,
-    services,
     write_store,
 )
 
@@ -89,20 +87,10 @@ async def run(request: Request) -> Response:
         return statements.compute(session, operator_id=key.operator_id, period=period, now=utcnow())
 
     # The long part reads in a DB thread (no write lock: ingest goes on), the short write
-    # after it: on SQLite on the ingest writer's thread, between its commit groups.
+    # after it.
     computed = await read_store(request, compute)
-    svc = services(request)
-    if svc.engine.dialect.name != "sqlite":
-        result = await write_store(request, lambda session: statements.store(session, computed))
-        return json_response(request, result.json())
-
-    def store() -> statements.RunResult:
-        with write_session(svc.engine) as session, session.begin():
-            return statements.store(session, computed)
-
-    with unavailable_as_503():
-        stored = await svc.writer.run_in_writer_thread(store)
-    return json_response(request, stored.json())
+    result = await write_store(request, lambda session: statements.store(session, computed))
+    return json_response(request, result.json())
 
 
 @router.get(
@@ -120,24 +108,15 @@ async def list_statements(
     limit: Limit = 100,
 ) -> Response:
     key = await authorize(request, ADMIN)
-    month, state = _period(period), _status(status)
-
-    def work(session: Session) -> list[dict[str, Any]]:
-        found = documents.find(
-            session,
-            operator_id=key.operator_id,
-            period=month,
-            affiliate_id=affiliate_id,
-            status=state,
-            after_id=cursor,
-            limit=limit,
-        )
-        return [documents.summary_json(statement) for statement in found]
-
-    items = await read_store(request, work)
-    next_cursor = items[-1]["id"] if len(items) == limit else None
-    body = {"statements": items, "next_cursor": next_cursor}
-    return list_response(request, body, items="statements", filename="statements.csv")
+    return await _summaries(
+        request,
+        limit,
+        operator_id=key.operator_id,
+        period=_period(period),
+        affiliate_id=affiliate_id,
+        status=_status(status),
+        after_id=cursor,
+    )
 
 
 @router.get(
@@ -187,6 +166,19 @@ async def close(request: Request, statement_id: str) -> Response:
     return json_response(request, await write_store(request, work))
 
 
+async def _summaries(request: Request, limit: int, **where: Any) -> Response:
+    """A page of statement summaries (``where``: documents.find's filters), JSON or CSV."""
+
+    def work(session: Session) -> list[dict[str, Any]]:
+        found = documents.find(session, limit=limit, **where)
+        return [documents.summary_json(statement) for statement in found]
+
+    items = await read_store(request, work)
+    next_cursor = items[-1]["id"] if len(items) == limit else None
+    body = {"statements": items, "next_cursor": next_cursor}
+    return list_response(request, body, items="statements", filename="statements.csv")
+
+
 def _filename(statement: Any) -> str:
     return f"statement-{statement.period:%Y-%m}-{statement.affiliate_id}.csv"
 
@@ -202,22 +194,14 @@ def _filename(statement: Any) -> str:
 )
 async def my_statements(request: Request, cursor: Cursor = None, limit: Limit = 100) -> Response:
     affiliate = await authenticate_affiliate(request)
-
-    def work(session: Session) -> list[dict[str, Any]]:
-        found = documents.find(
-            session,
-            operator_id=affiliate.operator_id,
-            affiliate_id=affiliate.affiliate_id,
-            status="closed",
-            after_id=cursor,
-            limit=limit,
-        )
-        return [documents.summary_json(statement) for statement in found]
-
-    items = await read_store(request, work)
-    next_cursor = items[-1]["id"] if len(items) == limit else None
-    body = {"statements": items, "next_cursor": next_cursor}
-    return list_response(request, body, items="statements", filename="statements.csv")
+    return await _summaries(
+        request,
+        limit,
+        operator_id=affiliate.operator_id,
+        affiliate_id=affiliate.affiliate_id,
+        status="closed",
+        after_id=cursor,
+    )
 
 
 @affiliate_router.get(

@@ -47,7 +47,6 @@ from sqlalchemy.orm import Session
 from croupier.affiliates.models import Affiliate
 from croupier.commissions import ledger, plan_terms, plans, statement_sql
 from croupier.commissions import statement_figures as figures
-from croupier.commissions.plan_terms import invalid
 from croupier.commissions.plans import PlanBook
 from croupier.commissions.statement_models import (
     CpaQualification,
@@ -56,7 +55,7 @@ from croupier.commissions.statement_models import (
     StatementLine,
 )
 from croupier.commissions.statement_sql import PlayerKey, month_bounds
-from croupier.kit.errors import ApiError
+from croupier.kit.errors import ApiError, invalid
 from croupier.kit.ids import uuid7
 from croupier.reports.daily import EXACT
 from croupier.tenancy.models import Operator

@@ -53,3 +53,16 @@ class ApiError(Exception):
 
 class StoreUnavailable(Exception):
     """The store cannot be reached or is overloaded; nothing was acknowledged (a 503)."""
+
+
+def invalid(
+    field: str, message: str, code: str = "invalid_value", *, error: str = "invalid_request"
+) -> ApiError:
+    """A 400 naming the one field at fault (``error``: invalid_request for bodies,
+    invalid_query for query parameters)."""
+    return ApiError(
+        400,
+        error,
+        f"{field}: {message}",
+        details=[{"field": field, "code": code, "message": message}],
+    )
