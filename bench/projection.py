@@ -30,7 +30,7 @@ from croupier.ingest.service import event_row
 from croupier.ingest.store import EVENT_INSERTS
 from croupier.kit.db import create_db_engine
 from croupier.projections import registry
-from croupier.projections.engine import Projector
+from croupier.projections.engine import DEFAULT_BATCH, Projector
 from croupier.tenancy.service import Scope
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -220,7 +220,7 @@ HEADER = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=60_000)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(

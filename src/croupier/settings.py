@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # Projections: run the projector inside ``croupier serve`` (embedded), or leave it to
     # ``croupier worker`` processes (production).
     projector_in_process: bool = True
-    projector_batch_events: int = Field(default=2000, ge=1, le=50_000)
+    projector_batch_events: int = Field(default=4000, ge=1, le=50_000)
     # Embedded, each batch takes the ingest writer's thread: small batches keep ingest fast.
     projector_embedded_batch_events: int = Field(default=50, ge=1, le=50_000)
     projector_poll_seconds: float = Field(default=1.0, gt=0)

@@ -33,6 +33,8 @@ _PART_ATTRIBUTES = {
     "locked": "locked_wager_amount",
 }
 
+_PART_COLUMNS = tuple((f"{part}_amount", _PART_ATTRIBUTES[part]) for part in _PARTS)
+
 RoundKey = tuple[str, str, str, str]
 
 
@@ -70,7 +72,7 @@ def round_key(row: Any) -> RoundKey:
 
 def activity_row(event: EventRow) -> dict[str, Any]:
     attributes: dict[str, Any] = event.attributes or {}
-    parts = {f"{part}_amount": _decimal(attributes.get(_PART_ATTRIBUTES[part])) for part in _PARTS}
+    parts = {column: _decimal(attributes.get(name)) for column, name in _PART_COLUMNS}
     return {
         "operator_id": event.operator_id,
         "brand_id": event.brand_id,
@@ -120,18 +122,33 @@ _ROUND_COLUMNS = ("operator_id", "brand_id", "player_ref", "round_ref")
 
 def build_round(key: RoundKey, activities: list[dict[str, Any]]) -> dict[str, Any]:
     """The round as a pure function of its activities."""
-    ordered = sorted(activities, key=lambda row: (row["occurred_at"], row["seq"]))
+    ordered = sorted(activities, key=_occurred)
     reversed_refs = {row["activity_ref"] for row in ordered if row["status"] == ROLLBACK}
     # What counts: approved activities no rollback names. A rollback contributes nothing of
     # its own: it cancels the named activity's amounts (and an orphan rollback, whose
-    # activity has not arrived, cancels nothing yet).
-    effective = [
-        row
-        for row in ordered
-        if row["status"] != ROLLBACK and row["activity_ref"] not in reversed_refs
-    ]
-    stake = sum((row["stake"] or ZERO for row in effective), ZERO)
-    ggr = sum((row["ggr_delta"] or ZERO for row in effective), ZERO)
+    # activity has not arrived, cancels nothing yet). One pass, summing in time order.
+    stake = ggr = ZERO
+    bets = settlements = rollbacks = 0
+    is_closed = False
+    # Fast Track's real/bonus/locked split: a Bet's parts are stake, a Win's are payout.
+    parts: dict[str, Decimal | None] = dict.fromkeys(_PART_TOTALS)
+    for row in ordered:
+        if row["status"] == ROLLBACK:
+            rollbacks += 1
+            continue
+        if row["kind"] == "bet":
+            bets += 1
+        elif row["kind"] == "settlement":
+            settlements += 1
+        if row["activity_ref"] in reversed_refs:
+            continue
+        stake += row["stake"] or ZERO
+        ggr += row["ggr_delta"] or ZERO
+        is_closed = is_closed or bool(row["closes_round"])
+        for column, total in _PART_TOTALS_BY_TYPE.get(row["activity_type"], ()):
+            value, summed = row[column], parts[total]
+            if value is not None:  # summed from ZERO, exactly as sum(values, ZERO) would
+                parts[total] = (ZERO if summed is None else summed) + value
     operator_id, brand_id, player_ref, round_ref = key
     result: dict[str, Any] = {
         "operator_id": operator_id,
@@ -145,31 +162,28 @@ def build_round(key: RoundKey, activities: list[dict[str, Any]]) -> dict[str, An
         "stake": stake,
         "payout": stake - ggr,
         "ggr": ggr,
-        "bets": sum(1 for row in ordered if row["kind"] == "bet" and row["status"] != ROLLBACK),
-        "settlements": sum(
-            1 for row in ordered if row["kind"] == "settlement" and row["status"] != ROLLBACK
-        ),
-        "rollbacks": sum(1 for row in ordered if row["status"] == ROLLBACK),
-        "is_closed": any(row["closes_round"] for row in effective),
+        "bets": bets,
+        "settlements": settlements,
+        "rollbacks": rollbacks,
+        "is_closed": is_closed,
         "is_rolled_back": bool(reversed_refs),
     }
     for name in _GAME_FIELDS:
         result[name] = _earliest(ordered, name)
-    result.update(_wager_parts(effective))
+    result.update(parts)
     return result
 
 
-def _wager_parts(effective: list[dict[str, Any]]) -> dict[str, Decimal | None]:
-    """Fast Track's real/bonus/locked split: a Bet's parts are stake, a Win's are payout."""
-    parts: dict[str, Decimal | None] = {}
-    for side, activity_type in (("stake", "Bet"), ("payout", "Win")):
-        carriers = [row for row in effective if row["activity_type"] == activity_type]
-        for part in _PARTS:
-            values = [
-                row[f"{part}_amount"] for row in carriers if row[f"{part}_amount"] is not None
-            ]
-            parts[f"{part}_{side}"] = sum(values, ZERO) if values else None
-    return parts
+def _occurred(row: dict[str, Any]) -> tuple[Any, int]:
+    return row["occurred_at"], row["seq"]
+
+
+_SIDES = (("stake", "Bet"), ("payout", "Win"))
+_PART_TOTALS = tuple(f"{part}_{side}" for side, _ in _SIDES for part in _PARTS)
+_PART_TOTALS_BY_TYPE = {
+    activity_type: tuple((f"{part}_amount", f"{part}_{side}") for part in _PARTS)
+    for side, activity_type in _SIDES
+}
 
 
 def _earliest(ordered: list[dict[str, Any]], name: str) -> Any:

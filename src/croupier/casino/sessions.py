@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, text
+from sqlalchemy import Row, String, bindparam, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from croupier.casino.models import SESSIONS
@@ -32,12 +33,13 @@ PlayerKey = tuple[str, str, str]
 
 
 def apply(session: Session, events: Sequence[EventRow], context: Context) -> None:
-    touched: dict[PlayerKey, list[datetime]] = defaultdict(list)
+    own: dict[PlayerKey, list[EventRow]] = defaultdict(list)
     for event in events:
         if event.kind in SESSION_KINDS:
-            touched[(event.operator_id, event.brand_id, event.player_ref)].append(event.occurred_at)
-    if not touched:
+            own[(event.operator_id, event.brand_id, event.player_ref)].append(event)
+    if not own:
         return
+    touched = {key: [event.occurred_at for event in found] for key, found in own.items()}
     gaps = {key: context.operator(key[0]).session_gap for key in touched}
     windows = [
         (key, first, last)
@@ -50,7 +52,13 @@ def apply(session: Session, events: Sequence[EventRow], context: Context) -> Non
     nearby = _nearby_sessions(session, windows, gaps)
     _delete_sessions(session, nearby)
     widened = _widen(windows, nearby, gaps)
-    activity = _read_activity(session, widened)
+    # Every event projected so far lies in a stored session. Where no stored session is
+    # near, the batch therefore holds all of the window's projected events, and the log
+    # need not be read again (events after the checkpoint join when they are applied).
+    activity = _read_activity(session, [window for window in widened if window[0] in nearby])
+    for key, found in own.items():
+        if key not in nearby:
+            activity[key] = sorted(found, key=lambda event: (event.occurred_at, event.seq))
     rebuilt = [
         _session_row(key, part)
         for key, low, high in widened
@@ -76,20 +84,18 @@ def _stretches(moments: list[datetime], gap: timedelta) -> list[tuple[datetime, 
 
 
 Window = tuple[PlayerKey, datetime, datetime]
-_CHUNK = 200  # windows per statement: five parameters each
+_CHUNK = 256  # windows per statement on SQLite: five parameters each
+_WINDOW = "w (operator_id, brand_id, player_ref, low, high)"
 
 
-@lru_cache(maxsize=32)
-def _windowed(select_sql: str, rows: int, result_types: tuple[tuple[str, Any], ...]) -> Any:
-    """``select_sql`` joined to a VALUES list of ``rows`` windows named ``w`` (operator_id,
-    brand_id, player_ref, low, high). Built once per size: compiling a VALUES construct
-    with its data cost more than running the query."""
-    tuples = ", ".join(f"(:o{n}, :b{n}, :p{n}, :l{n}, :h{n})" for n in range(rows))
+@lru_cache(maxsize=8)
+def _unnested(select_sql: str, result_types: tuple[tuple[str, Any], ...]) -> Any:
+    """PostgreSQL: the windows as five arrays, one short statement whatever their number."""
     statement = text(
-        f"WITH w (operator_id, brand_id, player_ref, low, high) AS (VALUES {tuples}) " + select_sql
+        f"WITH {_WINDOW} AS (SELECT * FROM unnest(:o, :b, :p, :l, :h)) " + select_sql
     ).bindparams(
-        *(bindparam(f"l{n}", type_=UtcDateTime()) for n in range(rows)),
-        *(bindparam(f"h{n}", type_=UtcDateTime()) for n in range(rows)),
+        *(bindparam(name, type_=postgresql.ARRAY(String())) for name in ("o", "b", "p")),
+        *(bindparam(name, type_=postgresql.ARRAY(UtcDateTime())) for name in ("l", "h")),
     )
     return statement.columns(**dict(result_types))
 
@@ -97,19 +103,36 @@ def _windowed(select_sql: str, rows: int, result_types: tuple[tuple[str, Any], .
 def _run_windowed(
     session: Session, select_sql: str, windows: Sequence[Window], types: tuple[tuple[str, Any], ...]
 ) -> list[Row[Any]]:
-    found: list[Row[Any]] = []
-    for start in range(0, len(windows), _CHUNK):
-        chunk = windows[start : start + _CHUNK]
-        params: dict[str, Any] = {}
-        for n, ((operator_id, brand_id, player_ref), low, high) in enumerate(chunk):
-            params |= {f"o{n}": operator_id, f"b{n}": brand_id, f"p{n}": player_ref}
-            params |= {f"l{n}": low, f"h{n}": high}
-        statement = _windowed(select_sql, len(chunk), types)
-        found.extend(session.execute(statement, params).all())
+    if not windows:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        (operators, brands, players), lows, highs = (
+            zip(*(key for key, _, _ in windows), strict=True),
+            [low for _, low, _ in windows],
+            [high for _, _, high in windows],
+        )
+        arrays = {"o": list(operators), "b": list(brands), "p": list(players)}
+        arrays |= {"l": lows, "h": highs}
+        statement = _unnested(_LATERAL[select_sql], types)
+        return list(connection.execute(statement, arrays).all())
+    # Padded to a bucket size with an empty window (low after high), which matches nothing.
+    key, _, _ = windows[-1]
+    pad = (*key, datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
+    found: list[Row[Any]] = rows.values_joined(
+        session,
+        head=f"WITH {_WINDOW} AS ",
+        tail=select_sql,
+        values=[(*key, low, high) for key, low, high in windows],
+        types=(_TEXT, _TEXT, _TEXT, _TIME, _TIME),
+        pad=pad,
+        results=dict(types),
+        limit=_CHUNK,
+    )
     return found
 
 
-_TIME, _MONEY = UtcDateTime(), Money()
+_TIME, _MONEY, _TEXT = UtcDateTime(), Money(), String()
 _NEARBY_SQL = (
     "SELECT s.operator_id, s.brand_id, s.player_ref, s.started_at, s.ended_at "
     "FROM casino_sessions s JOIN w ON s.operator_id = w.operator_id "
@@ -130,6 +153,26 @@ _ACTIVITY_TYPES = (
     ("stake", _MONEY),
     ("ggr_delta", _MONEY),
 )
+# PostgreSQL: the same, as an index lookup per window. As a join, tables the planner has
+# no statistics for yet (being rebuilt) were scanned whole for every batch; OFFSET 0 keeps
+# the subquery from being flattened back into one.
+_LATERAL = {
+    _NEARBY_SQL: (
+        "SELECT s.operator_id, s.brand_id, s.player_ref, s.started_at, s.ended_at "
+        "FROM w CROSS JOIN LATERAL (SELECT * FROM casino_sessions s "
+        "WHERE s.operator_id = w.operator_id AND s.brand_id = w.brand_id "
+        "AND s.player_ref = w.player_ref AND s.started_at <= w.high AND s.ended_at >= w.low "
+        "OFFSET 0) s"
+    ),
+    _ACTIVITY_SQL: (
+        "SELECT e.operator_id, e.brand_id, e.player_ref, e.occurred_at, e.seq, e.kind, "
+        "e.round_id, e.currency, e.stake, e.ggr_delta, e.game_id, e.game_name "
+        "FROM w CROSS JOIN LATERAL (SELECT * FROM events e "
+        "WHERE e.operator_id = w.operator_id AND e.player_ref = w.player_ref "
+        "AND e.occurred_at >= w.low AND e.occurred_at <= w.high AND e.brand_id = w.brand_id "
+        "AND e.kind IN ('bet', 'settlement') AND e.is_test = false OFFSET 0) e"
+    ),
+}
 
 
 def _nearby_sessions(

@@ -1,19 +1,32 @@
 """Bulk reads, upserts and deletes of projection rows by key, on SQLite and PostgreSQL.
 
-Lookups join the table to a VALUES list of the wanted keys. A row-value ``IN`` list would
-be simpler, but SQLite answers it with a full table scan, which made every projection
-batch cost as much as the table was large.
+Lookups join the table to the wanted keys: a VALUES list on SQLite, one array per key
+column on PostgreSQL. A row-value ``IN`` list would be simpler, but SQLite answers it with
+a full table scan, which made every projection batch cost as much as the table was large.
+
+These are the projector's hottest statements, so they skip SQLAlchemy's per-parameter
+work (a cache key over thousands of parameters at every execution, a dict per row): the
+SQL is built once per shape, values go through the columns' own bind and result
+processors, and the driver gets plain tuples (``executemany`` on SQLite, ``unnest`` of
+column arrays on PostgreSQL, so one statement whatever the number of rows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from functools import cache
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache, lru_cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import Dialect, String, Table, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
+
+from croupier.kit.db import UtcDateTime
 
 # Keys per statement: under both engines' parameter limits for keys of up to 8 columns.
 _CHUNK = 400
@@ -39,19 +52,127 @@ def matching(
     """Every row whose ``columns`` equal one of ``keys`` (a prefix of an index, for speed)."""
     wanted = sorted(set(keys))
     found: list[dict[str, Any]] = []
+    if not wanted:
+        return found
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # One array per key column: a short statement psycopg parses once and the server
+        # can keep prepared, where thousands of VALUES parameters were parsed every time.
+        arrays = {f"k{i}": list(values) for i, values in enumerate(zip(*wanted, strict=True))}
+        statement = _unnest_select(table, tuple(columns))
+        return [dict(row) for row in connection.execute(statement, arrays).mappings().all()]
+    plan = _select_plan(table, tuple(columns), connection.dialect)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        params = {f"k{n}_{i}": value for n, key in enumerate(chunk) for i, value in enumerate(key)}
-        statement = _joined_select(table, tuple(columns), len(chunk))
-        found.extend(dict(row) for row in session.execute(statement, params).mappings())
+        size = bucket(len(chunk), _CHUNK)
+        params = [
+            value if process is None else process(value)
+            for key in chunk
+            for value, process in zip(key, plan.key_processors, strict=True)
+        ]
+        # The unused slots of the bucket are NULL keys, which equal nothing.
+        params += [None] * ((size - len(chunk)) * len(columns))
+        result = connection.exec_driver_sql(plan.render(size), tuple(params)).all()
+        found.extend(plan.dicts(result))
     return found
+
+
+def values_joined(
+    session: Session,
+    *,
+    head: str,
+    tail: str,
+    values: Sequence[tuple[Any, ...]],
+    types: Sequence[TypeEngine[Any]],
+    pad: tuple[Any, ...],
+    results: Mapping[str, TypeEngine[Any]],
+    limit: int,
+) -> list[Any]:
+    """SQLite: ``head (VALUES values) tail`` at the driver level, ``limit`` tuples a
+    statement, each padded with ``pad`` to a bucket size; rows come back as named tuples,
+    the ``results`` columns converted by their types."""
+    connection = session.connection()
+    dialect = connection.dialect
+    processors = [_bind_processor(column_type, dialect) for column_type in types]
+    one = "(" + ", ".join(["?"] * len(types)) + ")"
+    found: list[Any] = []
+    for start in range(0, len(values), limit):
+        chunk = list(values[start : start + limit])
+        size = bucket(len(chunk), limit)
+        chunk += [pad] * (size - len(chunk))
+        params = [
+            value if process is None else process(value)
+            for row in chunk
+            for value, process in zip(row, processors, strict=True)
+        ]
+        sql = head + "(VALUES " + ", ".join([one] * size) + ") " + tail
+        result = connection.exec_driver_sql(sql, tuple(params))
+        record = _record(tuple(result.keys()))
+        fetched = result.all()
+        columns = list(zip(*fetched, strict=True)) or [() for _ in record._fields]
+        for position, name in enumerate(record._fields):
+            if name in results:
+                process = results[name].dialect_impl(dialect).result_processor(dialect, None)
+                if process is not None:
+                    columns[position] = tuple(map(process, columns[position]))
+        found.extend(map(record._make, zip(*columns, strict=True)))
+    return found
+
+
+@lru_cache(maxsize=32)
+def _record(names: tuple[str, ...]) -> Any:
+    return namedtuple("Record", names)
+
+
+def bucket(count: int, limit: int) -> int:
+    """``count`` rounded up to a power of two (at most ``limit``): statements sized by
+    bucket are compiled once each, not once per batch for every new count."""
+    size = 1
+    while size < count:
+        size *= 2
+    return min(size, limit)
 
 
 def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert the rows, or replace every non-key column of those that exist."""
     if not rows:
         return
-    session.execute(_upsert_statement(table, session.get_bind().dialect.name), list(rows))
+    connection = session.connection()
+    dialect = connection.dialect
+    plan = _upsert_plan(table, dialect, tuple(rows[0]))
+    if plan is None:  # keys that are not plain columns: SQLAlchemy's statement decides
+        connection.execute(_upsert_statement(table, dialect.name), list(rows))
+        return
+    # Column by column: one C-level pass per column instead of a Python call per value.
+    columns = list(zip(*map(plan.getter, rows), strict=True))
+    for position, process in plan.processed:
+        columns[position] = tuple(map(process, columns[position]))
+    if plan.unnest is not None:
+        arrays = _arrays(columns, plan.key_positions)
+        if arrays is not None:
+            connection.exec_driver_sql(plan.unnest, arrays)
+            return
+    connection.exec_driver_sql(plan.single, list(zip(*columns, strict=True)))
+
+
+def _arrays(
+    columns: list[tuple[Any, ...]], key_positions: tuple[int, ...]
+) -> tuple[list[Any], ...] | None:
+    """The rows as one array per column for PostgreSQL's ``unnest``; None when a column
+    mixes Python types (psycopg cannot dump such an array; one row at a time can)."""
+    for column in columns:
+        kinds = set(map(type, column))
+        kinds.discard(type(None))
+        if len(kinds) > 1:
+            return None
+    keys = list(zip(*(columns[i] for i in key_positions), strict=True))
+    if len(set(keys)) == len(keys):
+        return tuple(list(column) for column in columns)
+    # One statement may not touch a row twice: keep each key's last row, as running the
+    # upserts one after another would.
+    last = {key: index for index, key in enumerate(keys)}
+    kept = sorted(last.values())
+    return tuple([column[i] for i in kept] for column in columns)
 
 
 def delete(session: Session, table: Table, keys: Iterable[tuple[Any, ...]]) -> None:
@@ -62,26 +183,135 @@ def delete(session: Session, table: Table, keys: Iterable[tuple[Any, ...]]) -> N
         session.execute(_delete_statement(table), params)
 
 
-@cache
-def _joined_select(table: Table, columns: tuple[str, ...], keys: int) -> Any:
-    """``SELECT t.* FROM (VALUES keys) k JOIN t ON t.c = k.c ...``, typed like the table."""
-    names = ", ".join(columns)
-    tuples = ", ".join(
-        "(" + ", ".join(f":k{n}_{i}" for i in range(len(columns))) + ")" for n in range(keys)
-    )
+@dataclass(frozen=True)
+class SelectPlan:
+    """SQLite's ``SELECT t.* FROM (VALUES keys) k JOIN t ON t.c = k.c ...`` at the driver
+    level: SQLAlchemy would rebuild a cache key over every one of the statement's
+    parameters at each execution, which cost more than the query."""
+
+    names: tuple[str, ...]
+    key_processors: tuple[Callable[[Any], Any] | None, ...]
+    result_processors: tuple[Callable[[Any], Any] | None, ...]
+    head: str
+    tail: str
+    one: str
+
+    def render(self, keys: int) -> str:
+        return self.head + ", ".join([self.one] * keys) + self.tail
+
+    def dicts(self, result: Sequence[Any]) -> list[dict[str, Any]]:
+        columns = list(zip(*result, strict=True)) or [() for _ in self.names]
+        for position, process in enumerate(self.result_processors):
+            if process is not None:
+                columns[position] = tuple(map(process, columns[position]))
+        return [dict(zip(self.names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+@lru_cache(maxsize=256)
+def _select_plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> SelectPlan:
+    names = tuple(column.name for column in table.columns)
     on = " AND ".join(f"t.{name} = k.{name}" for name in columns)
+    selected = ", ".join(f"t.{name}" for name in names)
+    return SelectPlan(
+        names=names,
+        key_processors=tuple(_bind_processor(table.c[name].type, dialect) for name in columns),
+        result_processors=tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in table.columns
+        ),
+        head=f"WITH k ({', '.join(columns)}) AS (VALUES ",
+        tail=f") SELECT {selected} FROM k JOIN {table.name} t ON {on}",
+        one="(" + ", ".join(["?"] * len(columns)) + ")",
+    )
+
+
+@cache
+def _unnest_select(table: Table, columns: tuple[str, ...]) -> Any:
+    """PostgreSQL's ``SELECT t.* FROM unnest(key arrays) k, LATERAL (SELECT ... FROM t
+    WHERE t.c = k.c ...)``: an index lookup per key. As a plain join, a table the planner
+    has no statistics for yet (one being rebuilt) was sorted whole for every batch."""
+    arrays = ", ".join(f":k{i}" for i in range(len(columns)))
+    where = " AND ".join(f"t.{name} = k.{name}" for name in columns)
     selected = ", ".join(f"t.{column.name}" for column in table.columns)
     statement = text(
-        f"WITH k ({names}) AS (VALUES {tuples}) "
-        f"SELECT {selected} FROM k JOIN {table.name} t ON {on}"
+        f"SELECT {selected} FROM unnest({arrays}) AS k ({', '.join(columns)}) "
+        # OFFSET 0 keeps the subquery from being flattened back into a join.
+        f"CROSS JOIN LATERAL (SELECT * FROM {table.name} t WHERE {where} OFFSET 0) t"
     ).bindparams(
         *(
-            bindparam(f"k{n}_{i}", type_=table.c[name].type)
-            for n in range(keys)
+            bindparam(f"k{i}", type_=postgresql.ARRAY(table.c[name].type))
             for i, name in enumerate(columns)
         )
     )
     return statement.columns(*table.columns)
+
+
+@dataclass(frozen=True)
+class UpsertPlan:
+    getter: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values, in column order
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]  # bind processors by position
+    key_positions: tuple[int, ...]
+    single: str  # one row, for executemany
+    unnest: str | None  # every row at once, from one array per column (PostgreSQL)
+
+
+@lru_cache(maxsize=256)  # keyed by dialect too: engines differ in their JSON serializer
+def _upsert_plan(table: Table, dialect: Dialect, names: tuple[str, ...]) -> UpsertPlan | None:
+    """The driver-level upsert of rows with these keys: None unless every key is a column
+    and the omitted columns have no client-side defaults (SQLAlchemy would compute those)."""
+    keys = primary_key(table)
+    if not set(keys) <= set(names) or any(name not in table.c for name in names):
+        return None
+    if any(column.default is not None or column.onupdate is not None for column in table.c):
+        return None
+    updated = [column.name for column in table.columns if column.name not in keys]
+    if not updated:
+        return None
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    head = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(name) for name in names)}) "
+    )
+    tail = f" ON CONFLICT ({', '.join(quote(name) for name in keys)}) DO UPDATE SET " + ", ".join(
+        f"{quote(name)} = excluded.{quote(name)}" for name in updated
+    )
+    single = head + "VALUES (" + ", ".join([mark] * len(names)) + ")" + tail
+    unnest = None
+    if dialect.name == "postgresql":
+        arrays = ", ".join(f"%b::{_element_type(table.c[name].type, dialect)}[]" for name in names)
+        unnest = head + f"SELECT * FROM unnest({arrays})" + tail
+    processors = (
+        (position, _bind_processor(table.c[name].type, dialect))
+        for position, name in enumerate(names)
+    )
+    processed = tuple((position, process) for position, process in processors if process)
+    positions = tuple(names.index(name) for name in keys)
+    return UpsertPlan(itemgetter(*names), processed, positions, single, unnest)
+
+
+def _element_type(column_type: TypeEngine[Any], dialect: Dialect) -> str:
+    # Strings travel as text: the insert's own cast to VARCHAR(n) then rejects an
+    # overlong value, where an explicit cast of the array would cut it short.
+    if isinstance(column_type.dialect_impl(dialect), String):
+        return "TEXT"
+    return column_type.compile(dialect=dialect)
+
+
+def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if dialect.name == "sqlite" and isinstance(column_type, UtcDateTime) and process:
+        # The same text in one C call instead of three Python ones: checked, not assumed.
+        samples = (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
+        if all(_sqlite_utc_text(sample) == process(sample) for sample in samples):
+            return _sqlite_utc_text
+    return process
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 @cache

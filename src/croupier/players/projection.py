@@ -23,6 +23,7 @@ ZERO = Decimal(0)
 PLAYERS: Table = Player.__table__  # type: ignore[assignment]
 MONEY: Table = PlayerMoney.__table__  # type: ignore[assignment]
 FLAGS: Table = PlayerFlag.__table__  # type: ignore[assignment]
+_PLAYER_COLUMNS = tuple(column.name for column in PLAYERS.columns)
 # Fast Track's user block event says only that the account is blocked.
 _BLOCK_FLAG = "blocked"
 _MONEY_KINDS = {
@@ -61,7 +62,7 @@ class Handler:
 
 
 def _new_player(event: EventRow) -> dict[str, Any]:
-    player: dict[str, Any] = {column.name: None for column in PLAYERS.columns}
+    player: dict[str, Any] = dict.fromkeys(_PLAYER_COLUMNS)
     player.update(
         operator_id=event.operator_id,
         brand_id=event.brand_id,

@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
-from sqlalchemy import Row, Table, delete, func, select, text
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -31,14 +32,17 @@ from croupier.tenancy.models import Operator
 log = logging.getLogger("croupier.projector")
 
 MAIN = "main"
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 4000
 # The columns projections use: everything but the raw payload and the ingest bookkeeping.
 COLUMNS = tuple(
     column
     for column in Event.__table__.columns
     if column.name not in ("raw", "idempotency_key", "content_hash", "api_key_id", "source")
 )
-EventRow = Row[Any]
+# Handlers read each event's fields many times over: a named tuple answers an attribute
+# in a tenth of the time a SQLAlchemy Row takes. Typed as Any, as a Row's fields are.
+EventRecord = namedtuple("EventRecord", [column.name for column in COLUMNS])  # type: ignore[misc]
+EventRow: TypeAlias = Any
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,8 @@ class Projector:
             query = query.where(Event.seq > seq).order_by(Event.seq)
             if upto is not None:
                 query = query.where(Event.seq <= upto.seq)
-        return list(session.execute(query).all())
+        # Core, not the ORM: these are plain rows, and the ORM's loading costs per row.
+        return list(map(EventRecord._make, session.connection().execute(query).all()))
 
 
 class ProjectorThread:
