@@ -42,6 +42,9 @@ def parse_iso(text: str) -> datetime | None:
 
 def parse_unix(value: int | Decimal) -> datetime | None:
     """Unix seconds or milliseconds, told apart by size."""
+    if type(value) is int and 0 < value < _MILLIS_THRESHOLD:
+        # Whole seconds, the common case: exact as they are, no Decimal needed.
+        return _from_seconds(value)
     seconds = Decimal(value)
     if not seconds.is_finite() or seconds.adjusted() > 15:  # beyond any real time
         return None
@@ -49,8 +52,12 @@ def parse_unix(value: int | Decimal) -> datetime | None:
         seconds /= 1000
     if seconds <= 0:
         return None
+    return _from_seconds(float(seconds))
+
+
+def _from_seconds(seconds: float) -> datetime | None:
     try:
-        return datetime.fromtimestamp(float(seconds), UTC)
+        return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
