@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import lru_cache
 
 # RFC 3339 / ISO 8601 date-time, tolerant of what real senders emit: a one-digit hour
 # (Fast Track's own example ``2015-03-02T8:27:58.10Z``), a space instead of ``T``,
@@ -19,6 +20,8 @@ _ISO = re.compile(
 _MILLIS_THRESHOLD = 100_000_000_000
 
 
+# Events of one moment share their timestamp text (a batch, a busy second): parsed once.
+@lru_cache(maxsize=4096)
 def parse_iso(text: str) -> datetime | None:
     match = _ISO.match(text.strip())
     if match is None:
