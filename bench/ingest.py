@@ -222,21 +222,36 @@ class RssSampler:
         self.cpu_seconds = group_cpu_seconds(self.pgid) - self._cpu_start
 
     def _run(self) -> None:
+        members: list[Path] = []
+        next_scan = 0.0
         while not self._stop.is_set():
+            # The group's processes are found once a second (a walk of /proc costs the
+            # machine more than reading a few status files ten times a second).
+            if time.monotonic() >= next_scan:
+                members = self._members()
+                next_scan = time.monotonic() + 1.0
             total = 0
-            for entry in Path("/proc").iterdir():
-                if not entry.name.isdigit():
-                    continue
+            for entry in members:
                 try:
-                    if os.getpgid(int(entry.name)) != self.pgid:
-                        continue
                     for line in (entry / "status").read_text().splitlines():
                         if line.startswith("VmRSS:"):
                             total += int(line.split()[1])
-                except (OSError, ProcessLookupError):
+                except OSError:
                     continue
             self.peak_kb = max(self.peak_kb, total)
             self._stop.wait(0.1)
+
+    def _members(self) -> list[Path]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry.name)) == self.pgid:
+                    found.append(entry)
+            except (OSError, ProcessLookupError):
+                continue
+        return found
 
 
 # --- the scenarios ---------------------------------------------------------------------------
