@@ -192,10 +192,6 @@ def _queue_writers_on_a_file_lock(engine: Engine, path: str) -> None:
     lock is let go when the connection returns to the pool, after commit or rollback.
     """
 
-    @event.listens_for(engine, "connect")
-    def on_connect(_dbapi_connection: Any, record: Any) -> None:
-        record.info["writer_lock"] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-
     @event.listens_for(engine, "close")
     def on_close(_dbapi_connection: Any, record: Any) -> None:
         descriptor = record.info.pop("writer_lock", None)
@@ -208,9 +204,12 @@ def _queue_writers_on_a_file_lock(engine: Engine, path: str) -> None:
         if not connection.get_execution_options().get("sqlite_immediate", False):
             return
         info = connection.connection.info  # the pooled connection's, kept across checkouts
-        if "writer_lock" in info and not info.get("writer_locked"):
-            _take(info["writer_lock"])
-            info["writer_locked"] = True
+        if info.get("writer_locked"):
+            return
+        if "writer_lock" not in info:  # opened by the first write: readers never create it
+            info["writer_lock"] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        _take(info["writer_lock"])
+        info["writer_locked"] = True
 
     @event.listens_for(engine, "checkin")
     def on_checkin(_dbapi_connection: Any, record: Any) -> None:
