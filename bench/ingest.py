@@ -91,6 +91,7 @@ class Row:
     peak_rss_mb: float
     check: str
     cpu_us_per_event: float = 0.0
+    workers: int = 0  # server processes; 0 where no server ran (the storage ceiling)
 
 
 # --- the store and the server ----------------------------------------------------------------
@@ -221,21 +222,36 @@ class RssSampler:
         self.cpu_seconds = group_cpu_seconds(self.pgid) - self._cpu_start
 
     def _run(self) -> None:
+        members: list[Path] = []
+        next_scan = 0.0
         while not self._stop.is_set():
+            # The group's processes are found once a second (a walk of /proc costs the
+            # machine more than reading a few status files ten times a second).
+            if time.monotonic() >= next_scan:
+                members = self._members()
+                next_scan = time.monotonic() + 1.0
             total = 0
-            for entry in Path("/proc").iterdir():
-                if not entry.name.isdigit():
-                    continue
+            for entry in members:
                 try:
-                    if os.getpgid(int(entry.name)) != self.pgid:
-                        continue
                     for line in (entry / "status").read_text().splitlines():
                         if line.startswith("VmRSS:"):
                             total += int(line.split()[1])
-                except (OSError, ProcessLookupError):
+                except OSError:
                     continue
             self.peak_kb = max(self.peak_kb, total)
             self._stop.wait(0.1)
+
+    def _members(self) -> list[Path]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry.name)) == self.pgid:
+                    found.append(entry)
+            except (OSError, ProcessLookupError):
+                continue
+        return found
 
 
 # --- the scenarios ---------------------------------------------------------------------------
@@ -442,48 +458,51 @@ def bench_store(store: str, args: argparse.Namespace) -> list[Row]:
         ceiling.store = store
         rows.append(ceiling)
         print_row(ceiling)
-        port = free_port()
-        server = start_server(url, port, args.workers, projector=args.projector)
-        try:
-            for scenario in SCENARIOS:
-                if args.only and not any(word in scenario.name for word in args.only):
-                    continue
-                key, brand, operator_id = make_key(engine, f"s-{uuid.uuid4().hex[:8]}")
-                with RssSampler(server.pid) as rss:
-                    result = run_wrk(
+        for workers in (int(n) for n in args.workers.split(",")):
+            port = free_port()
+            server = start_server(url, port, workers, projector=args.projector)
+            try:
+                for scenario in SCENARIOS:
+                    if args.only and not any(word in scenario.name for word in args.only):
+                        continue
+                    key, brand, operator_id = make_key(engine, f"s-{uuid.uuid4().hex[:8]}")
+                    with RssSampler(server.pid) as rss:
+                        result = run_wrk(
+                            scenario,
+                            port=port,
+                            key=key,
+                            brand=brand,
+                            seconds=args.seconds,
+                            threads=args.threads,
+                        )
+                    stored = None if scenario.lua == "null" else count_stored(engine, operator_id)
+                    row = wrk_row(
+                        store,
                         scenario,
-                        port=port,
-                        key=key,
-                        brand=brand,
-                        seconds=args.seconds,
-                        threads=args.threads,
+                        result,
+                        stored=stored,
+                        peak_kb=rss.peak_kb,
+                        cpu_seconds=rss.cpu_seconds,
                     )
-                stored = None if scenario.lua == "null" else count_stored(engine, operator_id)
-                row = wrk_row(
+                    row.workers = workers
+                    rows.append(row)
+                    print_row(row)
+                key, _brand, operator_id = make_key(engine, f"r-{uuid.uuid4().hex[:8]}")
+                row = fixed_rate_row(
                     store,
-                    scenario,
-                    result,
-                    stored=stored,
-                    peak_kb=rss.peak_kb,
-                    cpu_seconds=rss.cpu_seconds,
+                    port=port,
+                    key=key,
+                    engine=engine,
+                    operator_id=operator_id,
+                    rate=args.rate,
+                    seconds=args.seconds,
+                    pgid=server.pid,
                 )
+                row.workers = workers
                 rows.append(row)
                 print_row(row)
-            key, _brand, operator_id = make_key(engine, f"r-{uuid.uuid4().hex[:8]}")
-            row = fixed_rate_row(
-                store,
-                port=port,
-                key=key,
-                engine=engine,
-                operator_id=operator_id,
-                rate=args.rate,
-                seconds=args.seconds,
-                pgid=server.pid,
-            )
-            rows.append(row)
-            print_row(row)
-        finally:
-            stop_server(server)
+            finally:
+                stop_server(server)
     finally:
         engine.dispose()
         cleanup()
@@ -492,14 +511,14 @@ def bench_store(store: str, args: argparse.Namespace) -> list[Row]:
 
 
 HEADER = (
-    "| store | scenario | events/s | req/s | p50 ms | p95 ms | p99 ms | errors | "
+    "| store | workers | scenario | events/s | req/s | p50 ms | p95 ms | p99 ms | errors | "
     "peak RSS MB | server CPU µs/event | stored = accepted |"
 )
 
 
 def format_row(row: Row) -> str:
     return (
-        f"| {row.store} | {row.scenario} | {row.events_per_s:,.0f} | "
+        f"| {row.store} | {row.workers or '-'} | {row.scenario} | {row.events_per_s:,.0f} | "
         f"{row.requests_per_s:,.0f} | {row.p50_ms:.1f} | {row.p95_ms:.1f} | "
         f"{row.p99_ms:.1f} | {row.errors} | {row.peak_rss_mb:.0f} | "
         f"{row.cpu_us_per_event:.0f} | {row.check} |"
@@ -529,21 +548,25 @@ def machine() -> str:
 def summarize(rows: list[Row]) -> list[str]:
     lines = []
     for store in sorted({row.store for row in rows}):
-        mine = {row.scenario: row for row in rows if row.store == store}
-        storage = next((r for n, r in mine.items() if n.startswith("storage ceiling")), None)
-        http = next((r for n, r in mine.items() if n.startswith("http ceiling")), None)
-        batch = mine.get("DataPulse batch of 100")
-        single = mine.get("DataPulse single events")
-        if batch and storage:
-            lines.append(
-                f"- {store}: batch of 100 = {batch.events_per_s:,.0f} events/s = "
-                f"{batch.events_per_s / storage.events_per_s:.0%} of the storage ceiling"
-            )
-        if single and http:
-            lines.append(
-                f"- {store}: single events = {single.requests_per_s:,.0f} req/s = "
-                f"{single.requests_per_s / http.requests_per_s:.0%} of the HTTP ceiling"
-            )
+        mine = [row for row in rows if row.store == store]
+        storage = next((r for r in mine if r.scenario.startswith("storage ceiling")), None)
+        for workers in sorted({row.workers for row in mine if row.workers}):
+            served = {row.scenario: row for row in mine if row.workers == workers}
+            http = next((r for n, r in served.items() if n.startswith("http ceiling")), None)
+            batch = served.get("DataPulse batch of 100")
+            single = served.get("DataPulse single events")
+            label = f"{store}, {workers} worker{'s' if workers > 1 else ''}"
+            if batch and storage:
+                lines.append(
+                    f"- {label}: batch of 100 = {batch.events_per_s:,.0f} events/s = "
+                    f"{batch.events_per_s / storage.events_per_s:.0%} of the storage ceiling"
+                )
+            if single and http:
+                lines.append(
+                    f"- {label}: single events = {single.requests_per_s:,.0f} req/s = "
+                    f"{single.requests_per_s / http.requests_per_s:.0%} of the HTTP ceiling "
+                    f"({http.requests_per_s:,.0f} req/s with as many workers)"
+                )
     return lines
 
 
@@ -556,10 +579,10 @@ def record(rows: list[Row], args: argparse.Namespace) -> None:
         f"\n## {stamp} — commit {commit}\n",
         f"Machine: {machine()}. Load generator on the same machine (wrk, {args.threads} "
         f"threads; open-loop asyncio client for the fixed rate). Server: `croupier serve "
-        f"--workers {args.workers}`, {args.seconds} s per scenario, projector "
+        f"--workers N` for N in {args.workers}, {args.seconds} s per scenario, projector "
         f"{'embedded in the server' if args.projector else 'off (ingest alone)'}.\n",
         HEADER,
-        "|" + "---|" * 11,
+        "|" + "---|" * 12,
         *[format_row(row) for row in rows],
         "",
         *summarize(rows),
@@ -580,7 +603,9 @@ def main() -> None:
     )
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers", default="1,2", help="server processes, one run per number: 1,2"
+    )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--rate", type=int, default=1000, help="fixed-rate scenario, req/s")
     parser.add_argument("--only", nargs="*", help="run scenarios whose name contains a word")

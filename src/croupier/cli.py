@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from croupier import serving
 from croupier.commissions.statement_cli import statements_cli
 from croupier.kit import migrate
 
@@ -237,20 +237,12 @@ def serve(
             fg=typer.colors.YELLOW,
             err=True,
         )
-    uvicorn.run(
-        "croupier.cli:app_factory",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=worker_count,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        # No X-Forwarded-For rewriting: ingest never reads the client address, and the
-        # click endpoint will trust a proxy only where configured to.
-        proxy_headers=False,
-    )
+    bind_host, bind_port = host or settings.host, port or settings.port
+    if worker_count > 1:  # this process becomes their supervisor
+        serving.supervise(host=bind_host, port=bind_port, workers=worker_count)
+    else:
+        options = serving.uvicorn_options(host=bind_host, port=bind_port, workers=1)
+        uvicorn.run(serving.APP, **options)
 
 
 @cli.command("worker")
@@ -332,7 +324,7 @@ def _consume(broker: Literal["kafka", "rabbitmq"]) -> None:
             loop.add_signal_handler(signum, stop.set)
         await consume(broker, settings, stop, metrics=metrics)
 
-    _tune_runtime()
+    serving.tune_runtime()
     try:
         uvloop.run(run())
     except ConnectorConfigError as exc:
@@ -384,37 +376,6 @@ def _bootstrap(engine: Engine, settings: Settings) -> None:
             fg=typer.colors.GREEN,
         )
         typer.secho(f"  demo API key: {issued.secret}   (shown once: copy it now)", bold=True)
-
-
-def app_factory() -> FastAPI:
-    from croupier.app import create_app
-
-    settings = Settings()
-    configure_logging(settings.log_level)
-    app = create_app(settings)
-    _tune_runtime()
-    return app
-
-
-def _tune_runtime() -> None:
-    """Interpreter settings for serving, measured with bench/ingest.py.
-
-    - GC: ingest allocates a few short-lived, acyclic containers per event, which reference
-      counting frees; with CPython's default threshold (700) the cyclic collector still ran
-      many times per request and walked the whole long-lived heap each time (a quarter of
-      the CPU under batch load, by py-spy). Freeze what startup built and collect young
-      objects less often.
-    - GIL switch interval: the event loop and the writer thread hand the GIL back and forth
-      on every group; at the default 5 ms each hand-over could wait that long. At 1 ms, the
-      share of single events answered within 10 ms went from 36% to 78% at 1,000 req/s.
-    """
-    import gc
-    import sys
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-    sys.setswitchinterval(0.001)
 
 
 def main() -> None:

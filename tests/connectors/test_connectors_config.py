@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from croupier import serving
 from croupier.cli import cli
 from croupier.connectors.common import ConnectorConfigError, resolve_sources
 from croupier.connectors.config import Binding
@@ -141,6 +142,7 @@ def test_serve_refuses_several_workers_consuming_rabbitmq(
     monkeypatch.setenv("CROUPIER_WORKERS", "3")
     served: list[object] = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+    monkeypatch.setattr(serving, "supervise", lambda **kwargs: served.append(kwargs))
     result = CliRunner().invoke(cli, ["serve", *workers])
     assert result.exit_code == 2, result.output
     count = 2 if workers else 3
@@ -168,6 +170,8 @@ def test_serve_allows_kafka_with_several_workers_and_rabbitmq_with_one(
     monkeypatch.setenv("CROUPIER_BOOTSTRAP_DEMO", "false")
     served: list[dict[str, object]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+    # Several workers: the process would become their supervisor (an exec) instead.
+    monkeypatch.setattr(serving, "supervise", lambda **kwargs: served.append(kwargs))
     result = CliRunner().invoke(cli, ["serve", "--workers", str(workers)])
     assert result.exit_code == 0, result.output
     assert [kwargs["workers"] for kwargs in served] == [workers]

@@ -135,8 +135,9 @@ class ServerProcess:
     ``log_tail`` puts the end of it into assertion messages.
     """
 
-    def __init__(self, database_url: str, port: int, log_path: Path) -> None:
+    def __init__(self, database_url: str, port: int, log_path: Path, *, workers: int = 1) -> None:
         self.database_url = database_url
+        self.workers = workers
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
@@ -153,7 +154,10 @@ class ServerProcess:
         croupier = Path(sys.executable).parent / "croupier"
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(croupier), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    *(str(croupier), "serve", "--host", "127.0.0.1", "--port", str(self.port)),
+                    *("--workers", str(self.workers)),
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,12 +131,26 @@ async def kill_repeatedly(load: Load, rng: random.Random) -> None:
 async def test_sigkill_under_load_loses_no_acknowledged_event_and_stores_none_twice(
     database_url: str, tmp_path: Path
 ) -> None:
+    await _crash_five_times(database_url, tmp_path, workers=1)
+
+
+async def test_two_sqlite_server_processes_sigkilled_under_load_lose_nothing(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Two processes on one SQLite file: their writers take turns on the writers' file lock,
+    which a killed process lets go of as it dies."""
+    path = tmp_path / "croupier.db"
+    shutil.copy(sqlite_template, path)
+    await _crash_five_times(f"sqlite:///{path}", tmp_path, workers=2)
+
+
+async def _crash_five_times(database_url: str, tmp_path: Path, *, workers: int) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     engine = create_db_engine(database_url)
     try:
         key, operator_id = unlimited_key(engine, "crash")
-        server = ServerProcess(database_url, free_port(), tmp_path / "server.log")
+        server = ServerProcess(database_url, free_port(), tmp_path / "server.log", workers=workers)
         async with httpx.AsyncClient() as client:
             load = Load(client, server, key)
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class KeyRegistry:
         self._engine = engine
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, KeyInfo | None]] = {}
+        self._loading: dict[str, asyncio.Future[KeyInfo | None]] = {}
 
     async def authenticate(self, secret: str | None, scopes: Collection[Scope]) -> KeyInfo:
         if not secret:
@@ -60,10 +62,34 @@ class KeyRegistry:
         cached = self._cache.get(secret)
         if cached is not None and cached[0] > now:
             return cached[1]
-        info = await in_db_thread(self._load, secret)
+        # One lookup per key at a time: when a busy key's entry expires, its concurrent
+        # requests wait for that lookup instead of each starting its own (64 at once, and
+        # as many threads, every few seconds under load).
+        loading = self._loading.get(secret)
+        if loading is not None:
+            try:
+                return await asyncio.shield(loading)
+            except asyncio.CancelledError:
+                if not loading.cancelled():  # this request itself is being cancelled
+                    raise
+                return await self._lookup(secret)  # the leading request was: look again
+        future: asyncio.Future[KeyInfo | None] = asyncio.get_running_loop().create_future()
+        self._loading[secret] = future
+        try:
+            info = await in_db_thread(self._load, secret)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # marked retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._loading[secret]
         if len(self._cache) > 10_000:  # unknown keys must not grow memory without bound
             self._cache.clear()
         self._cache[secret] = (now + self._cache_seconds, info)
+        future.set_result(info)
         return info
 
     def _load(self, secret: str) -> KeyInfo | None:

@@ -36,6 +36,9 @@ class PendingEvent:
     key_field: str  # the payload field that carries the idempotency key, for error messages
     endpoint: str
     position: int | None  # index in the request's batch; None for a single event
+    # The INSERT's values, computed off the writer's thread when the store is known: the
+    # writer is the bottleneck under load, the event loop's thread is not.
+    params: tuple[Any, ...] | None = None
 
     @property
     def identity(self) -> tuple[str, str, str]:

@@ -6,15 +6,16 @@ import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from redis.asyncio import ConnectionPool
 
 from croupier.kit.errors import ApiError
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,10 @@ class RateLimiter:
         self._pool: ConnectionPool | None = None
         storage: Any
         if storage_uri.startswith(("redis://", "rediss://", "unix://")):
+            # Imported here: redis-py is a large import that in-memory limits never use.
+            from limits.aio.storage import RedisStorage
+            from redis.asyncio import ConnectionPool
+
             # Our own pool, so shutdown can close every connection.
             self._pool = ConnectionPool.from_url(storage_uri)
             # limits types its options as scalars, but passes a pool through to redis-py.

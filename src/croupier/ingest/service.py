@@ -11,6 +11,7 @@ from croupier.dialects.common import Parsed
 from croupier.events.model import EventDraft, Format
 from croupier.ingest.auth import KeyInfo
 from croupier.ingest.outcome import Outcome, PendingEvent, Status, rejected_row
+from croupier.ingest.store import EVENT_INSERTS
 from croupier.ingest.writer import GroupWriter
 from croupier.kit import jsoncodec
 from croupier.kit.errors import FieldError, StoreUnavailable
@@ -32,6 +33,7 @@ class IngestService:
     def __init__(self, writer: GroupWriter, *, max_rejected_payload: int) -> None:
         self.writer = writer
         self.max_rejected_payload = max_rejected_payload
+        self._insert = EVENT_INSERTS[writer.store.engine.dialect.name]
 
     async def submit(
         self,
@@ -88,7 +90,8 @@ class IngestService:
                 continue
             outcomes.append(None)
             row = event_row(parsed, key, source=source, received_at=received_at)
-            pending.append(PendingEvent(row, parsed.key_field, endpoint, position))
+            params = self._insert.params(row)
+            pending.append(PendingEvent(row, parsed.key_field, endpoint, position, params))
         return Submission(outcomes, pending, rejections)
 
     async def commit(self, submission: Submission) -> list[Outcome]:

@@ -95,7 +95,7 @@ def _write(
     existing = _existing(conn, identities)
     settlement_conflicts = _double_settlements(conn, events)
     outcomes: list[Outcome] = []
-    rows: list[dict[str, Any]] = []
+    inserts: list[PendingEvent] = []
     extra_rejections: list[dict[str, Any]] = []
     for position, (event, identity) in enumerate(zip(events, identities, strict=True)):
         row = event.row
@@ -119,10 +119,10 @@ def _write(
             extra_rejections.append(_rejection_of(event, [error]))
             continue
         existing[identity] = (row["event_id"], row["content_hash"])
-        rows.append(row)
+        inserts.append(event)
         outcomes.append(Outcome(Status.ACCEPTED, row["event_id"]))
-    if rows:
-        _insert_events(conn, rows)
+    if inserts:
+        _insert_events(conn, inserts)
     all_rejections = [*rejections, *extra_rejections]
     if all_rejections:
         conn.execute(insert(RejectedEvent), all_rejections)
@@ -185,22 +185,22 @@ EVENT_INSERTS = {name: EventInsert(name) for name in ("sqlite", "postgresql")}
 _ROWS_PER_STATEMENT = 500
 
 
-def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def _insert_events(conn: Connection, events: list[PendingEvent]) -> None:
     """SQLite: multi-row INSERTs rather than executemany, because sqlite3 releases and
     re-takes the GIL around every step, so a row-at-a-time executemany queued behind the
     event loop's thread once per row. PostgreSQL: COPY, whose rows psycopg encodes in C
     (a 17,000-placeholder INSERT cost psycopg ~100 ms just to parse its query text)."""
     statement = EVENT_INSERTS[conn.dialect.name]
+    rows = [event.params or statement.params(event.row) for event in events]
     if not statement.sqlite:
         cursor = conn.connection.cursor()
         with cursor.copy(statement.copy_sql) as copy:
-            for row in rows:
-                copy.write_row(statement.params(row))
+            for values in rows:
+                copy.write_row(values)
         return
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        params = tuple(chain.from_iterable(statement.params(row) for row in chunk))
-        conn.exec_driver_sql(statement.sql(len(chunk)), params)
+        conn.exec_driver_sql(statement.sql(len(chunk)), tuple(chain.from_iterable(chunk)))
 
 
 def _existing(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import lru_cache
 
 # RFC 3339 / ISO 8601 date-time, tolerant of what real senders emit: a one-digit hour
 # (Fast Track's own example ``2015-03-02T8:27:58.10Z``), a space instead of ``T``,
@@ -19,6 +20,8 @@ _ISO = re.compile(
 _MILLIS_THRESHOLD = 100_000_000_000
 
 
+# Events of one moment share their timestamp text (a batch, a busy second): parsed once.
+@lru_cache(maxsize=4096)
 def parse_iso(text: str) -> datetime | None:
     match = _ISO.match(text.strip())
     if match is None:
@@ -42,6 +45,9 @@ def parse_iso(text: str) -> datetime | None:
 
 def parse_unix(value: int | Decimal) -> datetime | None:
     """Unix seconds or milliseconds, told apart by size."""
+    if type(value) is int and 0 < value < _MILLIS_THRESHOLD:
+        # Whole seconds, the common case: exact as they are, no Decimal needed.
+        return _from_seconds(value)
     seconds = Decimal(value)
     if not seconds.is_finite() or seconds.adjusted() > 15:  # beyond any real time
         return None
@@ -49,8 +55,12 @@ def parse_unix(value: int | Decimal) -> datetime | None:
         seconds /= 1000
     if seconds <= 0:
         return None
+    return _from_seconds(float(seconds))
+
+
+def _from_seconds(seconds: float) -> datetime | None:
     try:
-        return datetime.fromtimestamp(float(seconds), UTC)
+        return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -1,0 +1,67 @@
+"""API keys are looked up once per key at a time, however many requests wait for them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from croupier.ingest.auth import SEND, KeyInfo, KeyRegistry
+from croupier.kit.errors import ApiError, StoreUnavailable
+from factories import Tenant
+
+pytestmark = pytest.mark.anyio
+
+
+def _counting(registry: KeyRegistry, fail: list[Exception]) -> list[str]:
+    """Count (and optionally fail) the registry's store lookups."""
+    calls: list[str] = []
+    load = registry._load
+
+    def counted(secret: str) -> Any:
+        calls.append(secret)
+        if fail:
+            raise fail.pop()
+        return load(secret)
+
+    registry._load = counted  # type: ignore[method-assign]
+    return calls
+
+
+async def test_concurrent_requests_share_one_lookup(engine: Engine, tenant: Tenant) -> None:
+    registry = KeyRegistry(engine, cache_seconds=0.0)  # every entry expired at once
+    calls = _counting(registry, [])
+    keys = await asyncio.gather(*(registry.authenticate(tenant.key, SEND) for _ in range(50)))
+    assert len(calls) == 1
+    assert {key.key_id for key in keys} == {tenant.key_id}
+    assert all(isinstance(key, KeyInfo) for key in keys)
+    await registry.authenticate(tenant.key, SEND)  # expired again: looked up again
+    assert len(calls) == 2
+
+
+async def test_a_failed_lookup_fails_its_waiters_and_the_next_request_retries(
+    engine: Engine, tenant: Tenant
+) -> None:
+    registry = KeyRegistry(engine, cache_seconds=60.0)
+    calls = _counting(registry, [StoreUnavailable("the store is down")])
+    results = await asyncio.gather(
+        *(registry.authenticate(tenant.key, SEND) for _ in range(10)), return_exceptions=True
+    )
+    assert len(calls) == 1
+    assert all(isinstance(result, StoreUnavailable) for result in results)
+    key = await registry.authenticate(tenant.key, SEND)
+    assert key.key_id == tenant.key_id
+    assert len(calls) == 2
+
+
+async def test_unknown_keys_are_looked_up_once_each(engine: Engine, tenant: Tenant) -> None:
+    registry = KeyRegistry(engine, cache_seconds=60.0)
+    calls = _counting(registry, [])
+    secrets = ["crp_unknown_a", "crp_unknown_b", "crp_unknown_a", "crp_unknown_b"]
+    results = await asyncio.gather(
+        *(registry.authenticate(secret, SEND) for secret in secrets), return_exceptions=True
+    )
+    assert sorted(calls) == ["crp_unknown_a", "crp_unknown_b"]
+    assert all(isinstance(r, ApiError) and r.code == "invalid_api_key" for r in results)
