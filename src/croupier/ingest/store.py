@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from croupier.events.model import Format, Kind
 from croupier.events.models import BET_PREDICATE, Event, RejectedEvent
 from croupier.ingest.outcome import Outcome, PendingEvent, Status, rejected_row
 from croupier.kit import jsoncodec
-from croupier.kit.db import DRIVER_INTEGRITY, unavailable_as_503
+from croupier.kit.db import DRIVER_INTEGRITY, StatisticsRefresher, unavailable_as_503
 from croupier.kit.errors import FieldError
 from croupier.kit.money import decimal_text
 from croupier.kit.timeparse import utcnow
@@ -32,13 +32,10 @@ _RACE_RETRIES = 3
 class EventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # PostgreSQL plans the idempotency lookup from table statistics. A table that grows
-        # faster than autovacuum analyzes it (a new deployment, a backfill) kept statistics
-        # saying "one row per operator", and the lookup scanned every event of the operator
-        # (190 ms per group in the benchmark). So the writer analyzes after 10k, 20k, 40k ...
-        # inserted rows, up to once per million, and autovacuum covers the steady state.
-        self._analyze_every = 10_000 if engine.dialect.name == "postgresql" else 0
-        self._inserted_since_analyze = 0
+        # The idempotency lookup is planned from the table's statistics: without fresh ones
+        # (a new deployment, a backfill) it scanned every event of the operator (190 ms per
+        # group in the benchmark).
+        self._statistics = StatisticsRefresher(engine, lambda: ("events",))
 
     def write(
         self, events: Sequence[PendingEvent], rejections: Sequence[dict[str, Any]]
@@ -52,7 +49,7 @@ class EventStore:
                     conn.begin(),
                 ):
                     outcomes = _write(conn, events, rejections)
-                self._count_inserted(outcomes)
+                self._statistics.count(sum(o.status is Status.ACCEPTED for o in outcomes))
                 return outcomes
             except (IntegrityError, *DRIVER_INTEGRITY):
                 # Another process committed one of these keys between our read and our insert:
@@ -61,20 +58,6 @@ class EventStore:
                     raise
                 log.info("idempotency race with a concurrent writer; retrying the group")
         raise AssertionError("unreachable")
-
-    def _count_inserted(self, outcomes: list[Outcome]) -> None:
-        if not self._analyze_every:
-            return
-        self._inserted_since_analyze += sum(o.status is Status.ACCEPTED for o in outcomes)
-        if self._inserted_since_analyze < self._analyze_every:
-            return
-        self._inserted_since_analyze = 0
-        self._analyze_every = min(self._analyze_every * 2, 1_000_000)
-        try:
-            with self.engine.begin() as conn:
-                conn.exec_driver_sql("ANALYZE events")
-        except DBAPIError as exc:  # statistics are an optimisation; the events are stored
-            log.warning("could not analyze the events table: %s", exc)
 
     def prune_rejected(self, *, older_than: timedelta) -> int:
         with unavailable_as_503(), self.engine.begin() as conn:

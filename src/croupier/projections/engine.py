@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from croupier.events.models import Event
-from croupier.kit.db import is_unavailable, write_session
+from croupier.kit.db import StatisticsRefresher, is_unavailable, write_session
 from croupier.projections.models import Checkpoint
 from croupier.tenancy.models import Operator
 
@@ -104,6 +104,11 @@ class Projector:
         self.observe = observe
         self.name = name
         self.postgres = engine.dialect.name == "postgresql"
+        # The log's read and the handlers' lookups are planned from statistics, which a
+        # replay or a backlog outgrows faster than autovacuum refreshes them.
+        self._statistics = StatisticsRefresher(
+            engine, lambda: ["events", *(table.name for table in self._tables())]
+        )
 
     # -- the incremental path -------------------------------------------------------------
 
@@ -127,6 +132,7 @@ class Projector:
         )
         if self.observe is not None:
             self.observe(result, time.perf_counter() - started)
+        self._statistics.count(result.read)
         return result
 
     def run_until_caught_up(self) -> int:
