@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from croupier.kit import rows
+from croupier.kit.db import create_db_engine
 from croupier.players.projection import MONEY
 
 
@@ -73,8 +74,12 @@ def test_a_lookup_finds_every_stored_key_across_statements(engine: Engine) -> No
     assert all(stored[ref]["deposits_amount"] == Decimal(int(ref[1:])) for ref in refs)
 
 
-def test_an_overlong_value_is_refused_not_cut_short(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite does not enforce VARCHAR lengths")
-    with pytest.raises(DBAPIError), Session(engine) as session, session.begin():
-        rows.upsert(session, MONEY, [_money("alice", Decimal(1), currency="EURO-DOLLARS")])
+@pytest.mark.integration
+def test_an_overlong_value_is_refused_not_cut_short(pg_schema_url: str) -> None:
+    """PostgreSQL only: SQLite does not enforce VARCHAR lengths."""
+    engine = create_db_engine(pg_schema_url)
+    try:
+        with pytest.raises(DBAPIError), Session(engine) as session, session.begin():
+            rows.upsert(session, MONEY, [_money("alice", Decimal(1), currency="EURO-DOLLARS")])
+    finally:
+        engine.dispose()
