@@ -6,7 +6,7 @@ import logging
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -19,7 +19,12 @@ from croupier.events.model import Format, Kind
 from croupier.events.models import BET_PREDICATE, Event, RejectedEvent
 from croupier.ingest.outcome import Outcome, PendingEvent, Status, rejected_row
 from croupier.kit import jsoncodec
-from croupier.kit.db import DRIVER_INTEGRITY, StatisticsRefresher, unavailable_as_503
+from croupier.kit.db import (
+    DRIVER_INTEGRITY,
+    StatisticsRefresher,
+    sqlite_utc_text,
+    unavailable_as_503,
+)
 from croupier.kit.errors import FieldError
 from croupier.kit.money import decimal_text
 from croupier.kit.timeparse import utcnow
@@ -155,9 +160,8 @@ def _json_text(value: Any) -> str:
     return jsoncodec.encode(value).decode()
 
 
-@lru_cache(maxsize=4096)  # a request's events share received_at, and often occurred_at
-def _sqlite_time(value: datetime) -> str:
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+# A request's events share received_at, and often occurred_at.
+_sqlite_time = lru_cache(maxsize=4096)(sqlite_utc_text)
 
 
 EVENT_INSERTS = {name: EventInsert(name) for name in ("sqlite", "postgresql")}

@@ -81,6 +81,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def sqlite_utc_text(value: datetime) -> str:
+    """The text ``UtcDateTime`` stores on SQLite, in one step (the driver-level writers)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def _json_dumps(value: Any) -> str:
     return jsoncodec.encode(value).decode()
 

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
-from croupier.kit.db import UtcDateTime
+from croupier.kit.db import UtcDateTime, sqlite_utc_text
 
 # Keys per statement: under both engines' parameter limits for keys of up to 8 columns.
 _CHUNK = 400
@@ -309,9 +309,7 @@ def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return None if value is None else sqlite_utc_text(value)
 
 
 @cache
