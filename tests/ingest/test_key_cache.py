@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -65,3 +66,35 @@ async def test_unknown_keys_are_looked_up_once_each(engine: Engine, tenant: Tena
     )
     assert sorted(calls) == ["crp_unknown_a", "crp_unknown_b"]
     assert all(isinstance(r, ApiError) and r.code == "invalid_api_key" for r in results)
+
+
+async def test_a_waiter_looks_again_when_the_leading_request_is_cancelled(
+    engine: Engine, tenant: Tenant
+) -> None:
+    registry = KeyRegistry(engine, cache_seconds=60.0)
+    calls: list[str] = []
+    release, finished = threading.Event(), threading.Event()
+    load = registry._load
+
+    def slow_first(secret: str) -> Any:
+        calls.append(secret)
+        if len(calls) > 1:
+            return load(secret)
+        release.wait(5)  # the first lookup hangs until its request is gone
+        try:
+            return load(secret)
+        finally:
+            finished.set()
+
+    registry._load = slow_first  # type: ignore[method-assign]
+    leader = asyncio.create_task(registry.authenticate(tenant.key, SEND))
+    await asyncio.sleep(0.05)  # the leader's lookup is under way
+    waiter = asyncio.create_task(registry.authenticate(tenant.key, SEND))
+    await asyncio.sleep(0.05)
+    leader.cancel()  # e.g. its client went away
+    key = await asyncio.wait_for(waiter, 5)
+    release.set()
+    assert await asyncio.to_thread(finished.wait, 5)  # the orphaned lookup's thread is done
+    assert key.key_id == tenant.key_id
+    assert len(calls) == 2  # the waiter started its own lookup instead of failing
+    assert leader.cancelled()
