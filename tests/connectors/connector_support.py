@@ -408,6 +408,34 @@ def count_events(engine: Engine) -> int:
         return session.scalar(select(func.count()).select_from(Event)) or 0
 
 
+async def kill_mid_stream(process: ConsumerProcess, engine: Engine, *, kills: int = 2) -> int:
+    """Start the consumer and SIGKILL it once it has stored 200 more events, ``kills``
+    times over; the number of events stored at the last kill."""
+    for _ in range(kills):
+        process.start()
+        before = count_events(engine)
+        await wait_until(
+            lambda before=before: count_events(engine) >= before + 200 or not process.alive(),
+            timeout=30,
+            what="the consumer to store some",
+        )
+        assert process.alive(), process.log_tail()
+        process.kill()
+    return count_events(engine)
+
+
+async def consume_to_the_end(process: ConsumerProcess, engine: Engine, total: int) -> None:
+    """Start the consumer again, let it store ``total`` events, then stop it gracefully."""
+    process.start()
+    await wait_until(
+        lambda: count_events(engine) >= total or not process.alive(),
+        timeout=60,
+        what=f"{total} events",
+    )
+    assert process.alive(), process.log_tail()
+    assert process.stop() == 0, process.log_tail()
+
+
 def rejected(engine: Engine) -> list[RejectedEvent]:
     with Session(engine) as session:
         return list(session.scalars(select(RejectedEvent).order_by(RejectedEvent.id)))

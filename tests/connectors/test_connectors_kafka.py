@@ -18,11 +18,13 @@ from connector_support import (
     body,
     committed_offsets,
     connector_settings,
+    consume_to_the_end,
     count_events,
     create_topics,
     dp_deposit,
     events,
     keys_stored_twice,
+    kill_mid_stream,
     process_env,
     produce,
     read_topic,
@@ -274,33 +276,13 @@ async def test_killed_mid_batch_then_restarted_stores_every_message_once(
         kafka_session_timeout_ms=SESSION_TIMEOUT_MS,
     )
     process = ConsumerProcess("kafka", env, tmp_path / "consumer.log")
-    kills = 0
     try:
-        for _ in range(2):
-            process.start()
-            before = count_events(engine)
-            await wait_until(
-                lambda before=before: count_events(engine) >= before + 200 or not process.alive(),
-                timeout=30,
-                what="the consumer to store some",
-            )
-            assert process.alive(), process.log_tail()
-            process.kill()
-            kills += 1
-        stored_at_kill = count_events(engine)
+        stored_at_kill = await kill_mid_stream(process, engine)
         assert stored_at_kill < total, "the kills came too late to land mid-stream"
         assert await committed_offsets(tansu, group, topic, partitions=2) <= stored_at_kill
-        process.start()
-        await wait_until(
-            lambda: count_events(engine) >= total or not process.alive(),
-            timeout=60,
-            what=f"{total} events",
-        )
-        assert process.alive(), process.log_tail()
-        assert process.stop() == 0, process.log_tail()
+        await consume_to_the_end(process, engine, total)
     finally:
         process.kill()
-    assert kills == 2
     assert count_events(engine) == total
     assert keys_stored_twice(engine) == []
     assert await committed_offsets(tansu, group, topic, partitions=2) == total

@@ -16,10 +16,12 @@ from connector_support import (
     Rabbit,
     body,
     connector_settings,
+    consume_to_the_end,
     count_events,
     dp_deposit,
     events,
     keys_stored_twice,
+    kill_mid_stream,
     process_env,
     rabbitmq,
     rejected,
@@ -201,25 +203,9 @@ async def test_killed_mid_batch_then_restarted_stores_every_message_once(
     )
     process = ConsumerProcess("rabbitmq", env, tmp_path / "consumer.log")
     try:
-        for _ in range(2):
-            process.start()
-            before = count_events(engine)
-            await wait_until(
-                lambda before=before: count_events(engine) >= before + 200 or not process.alive(),
-                timeout=30,
-                what="the consumer to store some",
-            )
-            assert process.alive(), process.log_tail()
-            process.kill()
-        assert count_events(engine) < total, "the kills came too late to land mid-stream"
-        process.start()
-        await wait_until(
-            lambda: count_events(engine) >= total or not process.alive(),
-            timeout=60,
-            what=f"{total} events",
-        )
-        assert process.alive(), process.log_tail()
-        assert process.stop() == 0, process.log_tail()
+        stored_at_kill = await kill_mid_stream(process, engine)
+        assert stored_at_kill < total, "the kills came too late to land mid-stream"
+        await consume_to_the_end(process, engine, total)
     finally:
         process.kill()
     assert count_events(engine) == total

@@ -81,6 +81,7 @@ def test_a_writer_gives_up_after_the_wait_and_is_answered_503(
     first, second = _engine(tmp_path / "w.db"), _engine(tmp_path / "w.db", busy_wait=False)
     with write_session(first) as session, session.begin():
         session.execute(text("INSERT INTO t VALUES (1)"))
+        started = time.monotonic()
         with (
             pytest.raises(StoreUnavailable),
             db.unavailable_as_503(),
@@ -88,6 +89,9 @@ def test_a_writer_gives_up_after_the_wait_and_is_answered_503(
             other.begin(),
         ):
             other.execute(text("INSERT INTO t VALUES (2)"))
+        # It waited its turn for the whole wait first (SQLite alone, with no busy wait,
+        # would have refused at once).
+        assert time.monotonic() - started >= 0.2
 
 
 def _write_many(path: str, worker: int, count: int) -> None:

@@ -87,8 +87,7 @@ def _doc(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _version(body: VersionBody) -> dict[str, Any]:
-    version = body.model_dump(by_alias=True, exclude={"name"})
-    return version
+    return body.model_dump(by_alias=True, exclude={"name"})
 
 
 @router.post(

@@ -91,8 +91,9 @@ def csv_response(
 
 
 def _answer(request: Request, content: bytes, media_type: str, headers: dict[str, str]) -> Response:
-    # Like croupier.web.json_response: the rate-limit headers of the request ride along.
-    merged = dict(getattr(request.state, "rate_headers", {}))
+    # Like croupier.web.json_response: the rate-limit headers of the request ride along,
+    # read from the state's dict (a missing ``request.state`` attribute raises inside).
+    merged = dict(request.scope.get("state", {}).get("rate_headers", {}))
     merged.update(headers)
     return Response(content, headers=merged, media_type=media_type)
 
