@@ -102,6 +102,9 @@ def settings(database_url: str) -> Settings:
         bootstrap_demo=False,
         # Tests run the projector themselves (tests/projections/support.py), deterministically.
         projector_in_process=False,
+        # A child process per app costs ~0.4 s to start: the ingest tests write on a thread,
+        # and tests/ingest/test_store_process.py runs them through the child (the default).
+        writer_process=False,
         _env_file=None,
     )  # type: ignore[call-arg]
 

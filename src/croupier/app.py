@@ -30,6 +30,7 @@ from croupier.ingest.ratelimit import RateLimiter
 from croupier.ingest.routes import FrontRoute
 from croupier.ingest.service import IngestService
 from croupier.ingest.store import EventStore
+from croupier.ingest.store_process import StoreProcess
 from croupier.ingest.writer import GroupWriter
 from croupier.kit.db import create_db_engine
 from croupier.kit.errors import ApiError, StoreUnavailable
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         queue_size=settings.writer_queue_size,
         max_group_events=settings.writer_max_batch_events,
         on_commit=on_commit,
+        process=_store_process(settings, engine),
     )
     embedded = EmbeddedProjector(
         projector,
@@ -159,6 +161,20 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         enabled=settings.log_requests,
     )
     return app
+
+
+def _store_process(settings: Settings, engine: Engine) -> StoreProcess | None:
+    database = engine.url.database
+    if not settings.writer_process or (
+        engine.dialect.name == "sqlite" and database in (None, "", ":memory:")
+    ):
+        return None
+    return StoreProcess(
+        engine.url.render_as_string(hide_password=False),
+        sqlite_synchronous=settings.sqlite_synchronous,
+        log_level=settings.log_level,
+        max_group_events=settings.writer_max_batch_events,
+    )
 
 
 class CroupierAPI(FastAPI):

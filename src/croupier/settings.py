@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Group-commit writer.
     writer_queue_size: int = 2000
     writer_max_batch_events: int = 5000
+    # Groups are written by a child process (its own GIL, the other core); off, by a thread
+    # of the server's process. An in-memory SQLite store is always written in-process.
+    writer_process: bool = True
     store_retry_after_seconds: int = 5
 
     # Rejected events are kept for inspection, bounded.

@@ -19,9 +19,11 @@ from typing import Any
 
 from croupier.ingest.outcome import Outcome, PendingEvent, WriterOverloaded
 from croupier.ingest.store import EventStore
+from croupier.ingest.store_process import StoreProcess
 from croupier.kit.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
+_GROUPS_IN_FLIGHT = 8
 
 
 @dataclass(slots=True)
@@ -39,18 +41,28 @@ class GroupWriter:
         queue_size: int,
         max_group_events: int,
         on_commit: Callable[[int, int, float], None] | None = None,
+        process: StoreProcess | None = None,
     ) -> None:
-        """``on_commit(requests, events, seconds)`` is told of every committed group."""
+        """``on_commit(requests, events, seconds)`` is told of every committed group. With
+        ``process``, groups are written by that child process instead of ``store``."""
         self.store = store
+        self.process = process
         self._on_commit = on_commit
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
         self._max_group_events = max_group_events
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="croupier-writer")
         self._task: asyncio.Task[None] | None = None
-        self._committing = False
+        # Groups in flight: one with a thread (it commits them one after the other). With a
+        # process, each group is sent as soon as it forms, and the child commits together
+        # whatever reached it while it was busy.
+        self._in_flight = 0
+        self._slots = asyncio.Semaphore(1 if process is None else _GROUPS_IN_FLIGHT)
+        self._commits: set[asyncio.Task[None]] = set()
         self.groups_committed = 0
 
     async def start(self) -> None:
+        if self.process is not None:
+            await asyncio.to_thread(self.process.start)
         self._task = asyncio.create_task(self._run(), name="croupier-writer")
 
     async def stop(self) -> None:
@@ -64,6 +76,8 @@ class GroupWriter:
         # Wait for the thread off the event loop: its last job (a projection batch, a
         # prune) may need the loop to finish, e.g. a connection served through it.
         await asyncio.to_thread(self._executor.shutdown, wait=True)
+        if self.process is not None:
+            await asyncio.to_thread(self.process.stop)
 
     async def write(
         self, events: list[PendingEvent], rejections: list[dict[str, Any]]
@@ -79,28 +93,45 @@ class GroupWriter:
 
     def busy(self) -> bool:
         """Requests are waiting for a commit, or one is running."""
-        return self._committing or not self._queue.empty()
+        return self._in_flight > 0 or not self._queue.empty()
 
     async def run_in_writer_thread(self, fn: Any, *args: Any) -> Any:
         """Run other store work (pruning) on the writer's thread, so it never races a group."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
+            await self._slots.acquire()
             jobs = [await self._queue.get()]
             count = len(jobs[0].events)
             while count < self._max_group_events and not self._queue.empty():
                 job = self._queue.get_nowait()
                 jobs.append(job)
                 count += len(job.events)
-            self._committing = True
-            try:
-                await self._commit(loop, jobs)
-            finally:
-                self._committing = False
-                for _ in jobs:
-                    self._queue.task_done()
+            self._in_flight += 1
+            task = asyncio.create_task(self._commit_group(jobs))
+            self._commits.add(task)
+            task.add_done_callback(self._commits.discard)
+
+    async def _commit_group(self, jobs: list[_Job]) -> None:
+        try:
+            await self._commit(jobs)
+        finally:
+            self._in_flight -= 1
+            self._slots.release()
+            for _ in jobs:
+                self._queue.task_done()
+
+    async def _write(
+        self, events: list[PendingEvent], rejections: list[dict[str, Any]]
+    ) -> tuple[list[Outcome], float]:
+        if self.process is not None:
+            started = time.perf_counter()
+            outcomes = await self.process.write(events, rejections)
+            return outcomes, time.perf_counter() - started
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._timed_write, events, rejections
+        )
 
     def _timed_write(
         self, events: list[PendingEvent], rejections: list[dict[str, Any]]
@@ -110,13 +141,11 @@ class GroupWriter:
         outcomes = self.store.write(events, rejections)
         return outcomes, time.perf_counter() - started
 
-    async def _commit(self, loop: asyncio.AbstractEventLoop, jobs: list[_Job]) -> None:
+    async def _commit(self, jobs: list[_Job]) -> None:
         events = [event for job in jobs for event in job.events]
         rejections = [row for job in jobs for row in job.rejections]
         try:
-            outcomes, seconds = await loop.run_in_executor(
-                self._executor, self._timed_write, events, rejections
-            )
+            outcomes, seconds = await self._write(events, rejections)
         except StoreUnavailable as exc:  # every waiting request must hear about it
             _fail(jobs, exc)
             return
@@ -129,7 +158,7 @@ class GroupWriter:
             # alone, so only the one at fault fails (nothing of the failed group was kept).
             log.warning("group write failed (%s); committing its requests one by one", exc)
             for job in jobs:
-                await self._commit(loop, [job])
+                await self._commit([job])
             return
         self.groups_committed += 1
         if self._on_commit is not None:
