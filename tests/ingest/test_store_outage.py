@@ -67,7 +67,7 @@ async def test_postgres_outage_gives_503_then_recovers(pg_schema_url: str) -> No
     finally:
         await proxy.cut()
         via_proxy.dispose()
-    transactions = [e.transaction_id for e in stored_events(direct)]
+    transactions = [e.transaction_id for e in stored_events(direct, operator_id=tenant.operator_id)]
     direct.dispose()
     assert transactions == ["before", "during"]
 

@@ -17,15 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import pickle
 import signal
 import socket
+import struct
 import subprocess
 import sys
-import threading
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -54,7 +54,8 @@ class StoreProcess:
 
     Groups are pipelined: the next group is sent while the child commits the one before, so
     the child never waits for the server to answer and regroup. The child writes them in
-    the order sent, each in its own transaction, and its answers come back in that order.
+    the order sent, and its answers come back in that order. The server's side is all on
+    the event loop (no threads to hand the GIL to and fro on every group).
     """
 
     def __init__(
@@ -69,25 +70,19 @@ class StoreProcess:
         self._insert = EVENT_INSERTS[
             "sqlite" if database_url.startswith("sqlite") else "postgresql"
         ]
-        # Pickling and sending happen on this thread: a send waits while the child is busy.
-        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="croupier-send")
-        self._lock = threading.Lock()  # guards the child: start, stop, send
+        self._starting = asyncio.Lock()
         self._child: _Child | None = None
         self.started = 0  # children started so far (the first, then one per restart)
 
-    def start(self) -> None:
-        """Start the child and wait until it is ready (blocking: call it off the loop)."""
-        with self._lock:
-            if self._child is None:
-                self._child = self._spawn()
+    async def start(self) -> None:
+        """Start the child and wait until it is ready."""
+        await self._ready_child()
 
-    def stop(self) -> None:
-        """Let the child finish what it was sent, then end it (blocking)."""
-        with self._lock:
-            child, self._child = self._child, None
+    async def stop(self) -> None:
+        """Let the child finish what it was sent, then end it."""
+        child, self._child = self._child, None
         if child is not None:
-            child.close()
-        self._sender.shutdown(wait=True)
+            await child.close()
 
     @property
     def pid(self) -> int | None:
@@ -97,23 +92,6 @@ class StoreProcess:
     async def write(
         self, events: Sequence[PendingEvent], rejections: Sequence[dict[str, Any]]
     ) -> list[Outcome]:
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[bytes] = loop.create_future()
-        await loop.run_in_executor(self._sender, self._send, events, rejections, answer, loop)
-        kind, value = pickle.loads(await answer)
-        if kind == "ok":
-            return [Outcome(Status(status), event_id, errors) for status, event_id, errors in value]
-        if kind == "unavailable":
-            raise StoreUnavailable(value)
-        raise StoreProcessError(value)
-
-    def _send(
-        self,
-        events: Sequence[PendingEvent],
-        rejections: Sequence[dict[str, Any]],
-        answer: asyncio.Future[bytes],
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
         params = self._insert.params
         wire: list[_Wire] = [
             (
@@ -126,21 +104,30 @@ class StoreProcess:
             for event in events
         ]
         request = pickle.dumps((wire, list(rejections)), protocol=pickle.HIGHEST_PROTOCOL)
-        with self._lock:
-            child = self._child
-            if child is None or child.gone:
-                if child is not None:
-                    log.error("the store process stopped; starting a new one")
-                    child.close()
-                try:
-                    child = self._child = self._spawn()
-                except StoreUnavailable as exc:
-                    self._child = None
-                    loop.call_soon_threadsafe(_settle, answer, exc)
-                    return
-            child.send(request, answer, loop)
+        child = await self._ready_child()
+        kind, value = pickle.loads(await child.exchange(request))
+        if kind == "ok":
+            return [Outcome(Status(status), event_id, errors) for status, event_id, errors in value]
+        if kind == "unavailable":
+            raise StoreUnavailable(value)
+        raise StoreProcessError(value)
 
-    def _spawn(self) -> _Child:
+    async def _ready_child(self) -> _Child:
+        async with self._starting:
+            child = self._child
+            if child is not None and not child.gone:
+                return child
+            if child is not None:
+                log.error("the store process stopped; starting a new one")
+                await child.close()
+            self._child = None
+            process, sock = await asyncio.to_thread(self._spawn)
+            reader, writer = await asyncio.open_unix_connection(sock=sock)
+            self._child = _Child(process, reader, writer)
+            self.started += 1
+            return self._child
+
+    def _spawn(self) -> tuple[subprocess.Popen[bytes], socket.socket]:
         # A fresh interpreter that imports the store only (multiprocessing's spawn imported
         # the whole server again: 86 MB). Its settings go down the socket, not on its
         # command line, where the database password would show.
@@ -151,77 +138,84 @@ class StoreProcess:
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
-        conn = Connection(ours.detach())
+        conn = Connection(os.dup(ours.fileno()))
         try:
             conn.send_bytes(pickle.dumps(self._args))
             ready = conn.poll(_STARTUP_SECONDS) and conn.recv_bytes() == b"ready"
         except (EOFError, OSError):
             ready = False
-        if not ready:
+        finally:
             conn.close()
+        if not ready:
+            ours.close()
             process.kill()
             process.wait()
             raise StoreUnavailable("the store process did not start")
-        self.started += 1
-        return _Child(process, conn)
+        return process, ours
 
 
 class _Child:
-    """One child process and its pipe; a reader thread hands its answers to the waiters."""
+    """One child process and its socket. Messages are framed as multiprocessing's
+    ``Connection`` frames them (a 4-byte big-endian length), which the child reads with."""
 
-    def __init__(self, process: subprocess.Popen[bytes], conn: Connection) -> None:
-        self.process = process
-        self.conn = conn
-        self.gone = False
-        self._waiting: deque[tuple[asyncio.Future[bytes], asyncio.AbstractEventLoop]] = deque()
-        self._reader = threading.Thread(target=self._read, name="croupier-store-read", daemon=True)
-        self._reader.start()
-
-    def send(
-        self, request: bytes, answer: asyncio.Future[bytes], loop: asyncio.AbstractEventLoop
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
-        self._waiting.append((answer, loop))
-        # If the child is gone, the reader fails every waiter, this one included.
-        with contextlib.suppress(OSError):
-            self.conn.send_bytes(request)
+        self.process = process
+        self.gone = False
+        self._writer = writer
+        self._waiting: deque[asyncio.Future[bytes]] = deque()
+        self._reading = asyncio.create_task(self._read(reader), name="croupier-store-read")
 
-    def close(self) -> None:
-        """Ask the child to stop after the groups it was sent, and wait for it."""
-        with contextlib.suppress(OSError):
-            self.conn.send_bytes(b"")
+    async def exchange(self, request: bytes) -> bytes:
+        if self.gone:
+            raise StoreUnavailable("the store process stopped; retry")
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting.append(answer)
         try:
-            self.process.wait(_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
+            self._writer.write(_FRAME.pack(len(request)) + request)
+            await self._writer.drain()
+        except (ConnectionError, RuntimeError):
+            pass  # the child is gone: the reader fails every waiter, this one included
+        return await answer
+
+    async def close(self) -> None:
+        """Ask the child to stop after the groups it was sent, and wait for it."""
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self._writer.write(_FRAME.pack(0))
+            await self._writer.drain()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.process.wait), _STOP_SECONDS)
+        except TimeoutError:
             self.process.kill()
-            self.process.wait()
-        self._reader.join(_STOP_SECONDS)
-        self.conn.close()
+            await asyncio.to_thread(self.process.wait)
+        await self._reading
+        self._writer.close()
 
-    def _read(self) -> None:
-        while True:
-            try:
-                reply = self.conn.recv_bytes()
-            except (EOFError, OSError):
-                break
-            answer, loop = self._waiting.popleft()
-            loop.call_soon_threadsafe(_settle, answer, reply)
-        # Whether the child committed the groups it held is unknown: their clients hear 503
-        # and retry, and a retry of a landed commit is answered ``duplicate``.
-        self.gone = True
-        while self._waiting:
-            answer, loop = self._waiting.popleft()
-            error = StoreUnavailable("the store process stopped; retry")
-            with contextlib.suppress(RuntimeError):  # a loop already closed
-                loop.call_soon_threadsafe(_settle, answer, error)
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                (size,) = _FRAME.unpack(await reader.readexactly(_FRAME.size))
+                reply = await reader.readexactly(size)
+                answer = self._waiting.popleft()
+                if not answer.done():
+                    answer.set_result(reply)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            # Whether the child committed the groups it held is unknown: their clients hear
+            # 503 and retry, and a retry of a landed commit is answered ``duplicate``.
+            self.gone = True
+            while self._waiting:
+                answer = self._waiting.popleft()
+                if not answer.done():
+                    answer.set_exception(StoreUnavailable("the store process stopped; retry"))
 
 
-def _settle(answer: asyncio.Future[bytes], result: bytes | Exception) -> None:
-    if answer.done():
-        return
-    if isinstance(result, Exception):
-        answer.set_exception(result)
-    else:
-        answer.set_result(result)
+_FRAME = struct.Struct("!i")
 
 
 def _serve(fd: int) -> None:

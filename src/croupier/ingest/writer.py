@@ -62,7 +62,7 @@ class GroupWriter:
 
     async def start(self) -> None:
         if self.process is not None:
-            await asyncio.to_thread(self.process.start)
+            await self.process.start()
         self._task = asyncio.create_task(self._run(), name="croupier-writer")
 
     async def stop(self) -> None:
@@ -77,7 +77,7 @@ class GroupWriter:
         # prune) may need the loop to finish, e.g. a connection served through it.
         await asyncio.to_thread(self._executor.shutdown, wait=True)
         if self.process is not None:
-            await asyncio.to_thread(self.process.stop)
+            await self.process.stop()
 
     async def write(
         self, events: list[PendingEvent], rejections: list[dict[str, Any]]
