@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from croupier.kit.db import StatisticsRefresher, create_db_engine
 
@@ -53,3 +54,38 @@ def test_sqlite_is_left_alone(tmp_path: Path) -> None:
     refresher.count(2_000_000)
     assert asked == []  # SQLite plans without statistics: the tables were never even listed
     engine.dispose()
+
+
+@pytest.mark.integration
+def test_a_background_analyze_does_not_hold_up_the_writer(pg_schema_url: str) -> None:
+    """The ingest writer's refresher: while ANALYZE waits (here for a lock another session
+    holds), ``count`` has returned, and the statistics arrive when ANALYZE can run."""
+    engine = create_db_engine(pg_schema_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS grows"))
+            conn.execute(text("CREATE TABLE grows (n integer)"))
+            conn.execute(text("INSERT INTO grows SELECT generate_series(1, 70)"))
+        refresher = StatisticsRefresher(engine, lambda: ["grows"], background=True)
+        with engine.connect() as holder:
+            holder.execute(text("LOCK TABLE grows IN ACCESS EXCLUSIVE MODE"))
+            returned = threading.Event()
+            caller = threading.Thread(target=lambda: (refresher.count(10_000), returned.set()))
+            caller.start()
+            assert returned.wait(5)  # count() did not wait for the ANALYZE
+            assert _estimated_rows_nowait(holder, "grows") == -1
+            holder.rollback()  # the lock goes; the ANALYZE runs
+        caller.join()
+        refresher.wait()
+        assert _estimated_rows(engine, "grows") == 70
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS grows"))
+        engine.dispose()
+
+
+def _estimated_rows_nowait(conn: Connection, table: str) -> float:
+    value = conn.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"), {"table": table}
+    ).scalar_one()
+    return float(value)

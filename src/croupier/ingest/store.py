@@ -40,7 +40,7 @@ class EventStore:
         # The idempotency lookup is planned from the table's statistics: without fresh ones
         # (a new deployment, a backfill) it scanned every event of the operator (190 ms per
         # group in the benchmark).
-        self._statistics = StatisticsRefresher(engine, lambda: ("events",))
+        self._statistics = StatisticsRefresher(engine, lambda: ("events",), background=True)
 
     def write(
         self, events: Sequence[PendingEvent], rejections: Sequence[dict[str, Any]]

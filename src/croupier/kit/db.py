@@ -6,6 +6,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -242,13 +243,24 @@ class StatisticsRefresher:
     """ANALYZE of growing tables on PostgreSQL, after 10k, 20k, 40k ... rows, then once per
     million: autovacuum covers the steady state, but a table that grows faster than it
     analyzes (a new deployment, a backfill, a replay) keeps statistics saying "nearly
-    empty", and plans that scan it whole. SQLite plans without statistics: nothing to do."""
+    empty", and plans that scan it whole. SQLite plans without statistics: nothing to do.
 
-    def __init__(self, engine: Engine, tables: Callable[[], Iterable[str]]) -> None:
+    ``background``: ANALYZE on a thread of its own, for a caller that must not wait for it
+    (an ANALYZE of a large events table took 0.5 s, and the ingest writer stalled as long).
+    ANALYZE does not block inserts; one runs at a time, and a second one due meanwhile
+    follows it."""
+
+    def __init__(
+        self, engine: Engine, tables: Callable[[], Iterable[str]], *, background: bool = False
+    ) -> None:
         self._engine = engine
         self._tables = tables
         self._every = 10_000 if engine.dialect.name == "postgresql" else 0
         self._since = 0
+        self._background = background
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._again = False
 
     def count(self, rows: int) -> None:
         if not self._every:
@@ -258,6 +270,34 @@ class StatisticsRefresher:
             return
         self._since = 0
         self._every = min(self._every * 2, 1_000_000)
+        if not self._background:
+            self._analyze()
+            return
+        with self._lock:
+            if self._thread is not None:
+                self._again = True
+                return
+            self._thread = threading.Thread(
+                target=self._analyze_until_done, name="croupier-analyze", daemon=True
+            )
+            self._thread.start()
+
+    def wait(self) -> None:
+        """Until a background ANALYZE (and any due after it) has finished."""
+        thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _analyze_until_done(self) -> None:
+        while True:
+            self._analyze()
+            with self._lock:
+                if not self._again:
+                    self._thread = None
+                    return
+                self._again = False
+
+    def _analyze(self) -> None:
         try:
             with self._engine.begin() as conn:
                 for table in self._tables():
