@@ -2,14 +2,14 @@
 
 In one process, the event loop (HTTP, parsing, building rows) and the writer thread (binding
 and inserting the rows) take turns on one GIL: under load each thread used about half a core
-while the other waited for it. Here the writer thread only pickles a group's rows, sends
-them down a pipe and waits (without the GIL) for the outcomes; a child process runs
-``EventStore.write`` with its own engine, on the other core.
+while the other waited for it. Here the event loop only pickles a group's INSERT values and
+sends them over a socket; a child process runs ``EventStore.write`` with its own engine, on
+the other core, and sends the outcomes back.
 
-The child lives as long as the pipe: it exits when the server closes it or dies (EOF).
-If the child dies, the group it held is answered 503 (its clients retry, and the
-idempotency check makes the retry a ``duplicate`` if the commit had landed) and the next
-group starts a new child.
+The child lives as long as the socket: it exits when the server says its last word or dies
+(EOF). If the child dies, the groups it held are answered 503 (their clients retry, and the
+idempotency check makes a retry ``duplicate`` if the commit had landed) and the next group
+starts a new child.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from croupier.kit.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-# What crosses the pipe for one event: the INSERT's values and what the store needs besides
+# What crosses the socket for one event: the INSERT's values and what the store needs besides
 # them to answer or reject it. Pickling whole rows cost 10 µs per event; this costs under 1.
 _Wire = tuple[tuple[Any, ...], str, str, int | None, datetime]
 _STARTUP_SECONDS = 60.0
@@ -223,7 +223,7 @@ def _serve(fd: int) -> None:
     conn = Connection(fd)
     database_url, sqlite_synchronous, log_level, max_group_events = pickle.loads(conn.recv_bytes())
     # Ctrl-C and SIGTERM reach the whole process group; the server decides when the writes
-    # stop, by closing the pipe after its last group.
+    # stop, by its last word after its last group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from croupier.kit.db import create_db_engine
@@ -239,9 +239,13 @@ def _serve(fd: int) -> None:
             groups = _receive(conn, max_group_events)
             if groups is None:
                 return
-            for reply in _write_groups(store, groups, columns):
-                conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
-            if len(groups) and groups[-1] is _LAST:
+            replies = _write_groups(store, groups, columns)
+            try:
+                for reply in replies:
+                    conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+            except OSError:  # the server died after sending: nobody is left to answer
+                return
+            if groups[-1] is _LAST:
                 return
     finally:
         engine.dispose()
@@ -253,7 +257,7 @@ _LAST: Any = object()  # the server's last word, after the groups it sent
 def _receive(conn: Connection, max_events: int) -> list[Any] | None:
     """The next group, and every group sent meanwhile (up to ``max_events``): the child
     commits them together, so the server can send each group as soon as it forms. None: the
-    pipe is closed."""
+    server said its last word, or is gone."""
     try:
         request = conn.recv_bytes()
     except (EOFError, OSError):
