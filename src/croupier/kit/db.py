@@ -289,13 +289,18 @@ class StatisticsRefresher:
             thread.join()
 
     def _analyze_until_done(self) -> None:
-        while True:
-            self._analyze()
+        again = True
+        try:
+            while again:
+                self._analyze()
+                with self._lock:
+                    again, self._again = self._again, False
+                    if not again:
+                        self._thread = None
+        except BaseException:  # the next one due may still start
             with self._lock:
-                if not self._again:
-                    self._thread = None
-                    return
-                self._again = False
+                self._thread = None
+            raise
 
     def _analyze(self) -> None:
         try:
