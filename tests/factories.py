@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from croupier.ingest.auth import KeyInfo
 from croupier.kit.db import write_session
 from croupier.tenancy import service as tenancy
 from croupier.tenancy.service import Scope
@@ -23,6 +24,13 @@ class Tenant:
     read_key: str
     admin_key: str
     test_key: str
+
+    def ingest_key(self) -> KeyInfo:
+        """The ingest key as an authenticated request carries it."""
+        brands = frozenset({self.brand_id})
+        return KeyInfo(
+            self.key_id, self.operator_id, self.brand_id, brands, Scope.INGEST, None, False
+        )
 
 
 def make_tenant(engine: Engine, *, name: str, rate_limit: str | None = "100000/minute") -> Tenant:

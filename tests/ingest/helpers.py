@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from croupier.dialects import datapulse
 from croupier.events.models import Event, RejectedEvent
+from croupier.ingest.outcome import PendingEvent
+from croupier.ingest.service import event_row
+from croupier.kit import jsoncodec
+from factories import Tenant
 
 
 def headers(key: str, **extra: str) -> dict[str, str]:
@@ -29,6 +35,15 @@ def count_rejected(engine: Engine) -> int:
 def rejected(engine: Engine) -> list[RejectedEvent]:
     with Session(engine) as session:
         return list(session.scalars(select(RejectedEvent).order_by(RejectedEvent.id)))
+
+
+def pending_event(tenant: Tenant, transaction_id: str) -> PendingEvent:
+    """A valid DataPulse deposit of the tenant's, as the writer receives it."""
+    wire = jsoncodec.decode(jsoncodec.encode(dp_event(transaction_id=transaction_id)))
+    draft = datapulse.parse(wire, future_limit=datetime.now(UTC) + timedelta(days=1))
+    assert not isinstance(draft, list)
+    row = event_row(draft, tenant.ingest_key(), source="http", received_at=datetime.now(UTC))
+    return PendingEvent(row, "transaction_id", "test", None)
 
 
 def dp_event(**fields: Any) -> dict[str, Any]:

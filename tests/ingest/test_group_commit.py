@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from helpers import dp_event, headers, stored_events
+from helpers import dp_event, headers, pending_event, stored_events
 from sqlalchemy.engine import Engine
 
 from factories import Tenant
@@ -42,45 +42,19 @@ async def test_a_request_the_store_refuses_fails_alone(
 ) -> None:
     """If a group fails for a reason other than the store being down, each request is
     committed alone: only the one at fault fails, its neighbours are stored."""
-    from datetime import UTC, datetime, timedelta
-
-    from croupier.dialects import datapulse
-    from croupier.ingest.auth import KeyInfo
-    from croupier.ingest.outcome import PendingEvent, Status
-    from croupier.ingest.service import event_row
+    from croupier.ingest.outcome import Status
     from croupier.ingest.store import EventStore
     from croupier.ingest.writer import GroupWriter
-    from croupier.kit import jsoncodec
-    from croupier.tenancy.service import Scope
 
-    key = KeyInfo(
-        tenant.key_id,
-        tenant.operator_id,
-        tenant.brand_id,
-        frozenset({tenant.brand_id}),
-        Scope.INGEST,
-        None,
-        False,
-    )
-    future = datetime.now(UTC) + timedelta(days=1)
-
-    def pending(tx: str) -> PendingEvent:
-        draft = datapulse.parse(
-            jsoncodec.decode(jsoncodec.encode(dp_event(transaction_id=tx))), future_limit=future
-        )
-        assert not isinstance(draft, list)
-        row = event_row(draft, key, source="http", received_at=datetime.now(UTC))
-        return PendingEvent(row, "transaction_id", "test", None)
-
-    poison = pending("bad")
+    poison = pending_event(tenant, "bad")
     poison.row["kind"] = None  # a NOT NULL column: the store refuses the whole group
     writer = GroupWriter(EventStore(engine), queue_size=10, max_group_events=100)
     await writer.start()
     try:
         results = await asyncio.gather(
-            writer.write([pending("a")], []),
+            writer.write([pending_event(tenant, "a")], []),
             writer.write([poison], []),
-            writer.write([pending("b")], []),
+            writer.write([pending_event(tenant, "b")], []),
             return_exceptions=True,
         )
     finally:

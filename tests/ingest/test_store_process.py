@@ -11,23 +11,16 @@ import re
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from helpers import dp_event, headers, rejected, stored_events
+from helpers import dp_event, headers, pending_event, rejected, stored_events
 from sqlalchemy.engine import Engine
 
 from conftest import app_client
-from croupier.dialects import datapulse
-from croupier.ingest.auth import KeyInfo
-from croupier.ingest.outcome import PendingEvent
-from croupier.ingest.service import event_row
 from croupier.ingest.writer import GroupWriter
-from croupier.kit import jsoncodec
 from croupier.settings import Settings
-from croupier.tenancy.service import Scope
 from factories import Tenant
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -118,23 +111,6 @@ def writers_lock_held(engine: Engine) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
-
-
-def pending_event(tenant: Tenant, transaction_id: str) -> PendingEvent:
-    key = KeyInfo(
-        tenant.key_id,
-        tenant.operator_id,
-        tenant.brand_id,
-        frozenset({tenant.brand_id}),
-        Scope.INGEST,
-        None,
-        False,
-    )
-    wire = jsoncodec.decode(jsoncodec.encode(dp_event(transaction_id=transaction_id)))
-    draft = datapulse.parse(wire, future_limit=datetime.now(UTC) + timedelta(days=1))
-    assert not isinstance(draft, list)
-    row = event_row(draft, key, source="http", received_at=datetime.now(UTC))
-    return PendingEvent(row, "transaction_id", "test", None)
 
 
 async def _until(condition: Any, seconds: float = 10.0) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,37 +15,44 @@ from croupier.kit.db import StatisticsRefresher, create_db_engine
 
 def _estimated_rows(engine: Engine, table: str) -> float:
     with engine.connect() as conn:
-        value = conn.execute(
-            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"),
-            {"table": table},
-        ).scalar_one()
-        return float(value)
+        return _reltuples(conn, table)
+
+
+def _reltuples(conn: Connection, table: str) -> float:
+    value = conn.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"), {"table": table}
+    ).scalar_one()
+    return float(value)
+
+
+@pytest.fixture
+def grows(pg_schema_url: str) -> Iterator[Engine]:
+    """A table of 50 rows, never analyzed."""
+    engine = create_db_engine(pg_schema_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS grows"))
+        conn.execute(text("CREATE TABLE grows (n integer)"))
+        conn.execute(text("INSERT INTO grows SELECT generate_series(1, 50)"))
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS grows"))
+    engine.dispose()
 
 
 @pytest.mark.integration
-def test_tables_are_analyzed_at_doubling_row_counts(pg_schema_url: str) -> None:
-    engine = create_db_engine(pg_schema_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS grows"))
-            conn.execute(text("CREATE TABLE grows (n integer)"))
-            conn.execute(text("INSERT INTO grows SELECT generate_series(1, 50)"))
-        refresher = StatisticsRefresher(engine, lambda: ["grows"])
-        assert _estimated_rows(engine, "grows") == -1  # never analyzed
-        refresher.count(9_999)
-        assert _estimated_rows(engine, "grows") == -1
-        refresher.count(1)  # 10,000 rows: analyzed
-        assert _estimated_rows(engine, "grows") == 50
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO grows SELECT generate_series(1, 50)"))
-        refresher.count(19_999)  # the next one is due after 20,000 more
-        assert _estimated_rows(engine, "grows") == 50
-        refresher.count(1)
-        assert _estimated_rows(engine, "grows") == 100
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS grows"))
-        engine.dispose()
+def test_tables_are_analyzed_at_doubling_row_counts(grows: Engine) -> None:
+    refresher = StatisticsRefresher(grows, lambda: ["grows"])
+    assert _estimated_rows(grows, "grows") == -1  # never analyzed
+    refresher.count(9_999)
+    assert _estimated_rows(grows, "grows") == -1
+    refresher.count(1)  # 10,000 rows: analyzed
+    assert _estimated_rows(grows, "grows") == 50
+    with grows.begin() as conn:
+        conn.execute(text("INSERT INTO grows SELECT generate_series(1, 50)"))
+    refresher.count(19_999)  # the next one is due after 20,000 more
+    assert _estimated_rows(grows, "grows") == 50
+    refresher.count(1)
+    assert _estimated_rows(grows, "grows") == 100
 
 
 def test_sqlite_is_left_alone(tmp_path: Path) -> None:
@@ -57,35 +65,18 @@ def test_sqlite_is_left_alone(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_a_background_analyze_does_not_hold_up_the_writer(pg_schema_url: str) -> None:
+def test_a_background_analyze_does_not_hold_up_the_writer(grows: Engine) -> None:
     """The ingest writer's refresher: while ANALYZE waits (here for a lock another session
     holds), ``count`` has returned, and the statistics arrive when ANALYZE can run."""
-    engine = create_db_engine(pg_schema_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS grows"))
-            conn.execute(text("CREATE TABLE grows (n integer)"))
-            conn.execute(text("INSERT INTO grows SELECT generate_series(1, 70)"))
-        refresher = StatisticsRefresher(engine, lambda: ["grows"], background=True)
-        with engine.connect() as holder:
-            holder.execute(text("LOCK TABLE grows IN ACCESS EXCLUSIVE MODE"))
-            returned = threading.Event()
-            caller = threading.Thread(target=lambda: (refresher.count(10_000), returned.set()))
-            caller.start()
-            assert returned.wait(5)  # count() did not wait for the ANALYZE
-            assert _estimated_rows_nowait(holder, "grows") == -1
-            holder.rollback()  # the lock goes; the ANALYZE runs
-        caller.join()
-        refresher.wait()
-        assert _estimated_rows(engine, "grows") == 70
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS grows"))
-        engine.dispose()
-
-
-def _estimated_rows_nowait(conn: Connection, table: str) -> float:
-    value = conn.execute(
-        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"), {"table": table}
-    ).scalar_one()
-    return float(value)
+    refresher = StatisticsRefresher(grows, lambda: ["grows"], background=True)
+    with grows.connect() as holder:
+        holder.execute(text("LOCK TABLE grows IN ACCESS EXCLUSIVE MODE"))
+        returned = threading.Event()
+        caller = threading.Thread(target=lambda: (refresher.count(10_000), returned.set()))
+        caller.start()
+        assert returned.wait(5)  # count() did not wait for the ANALYZE
+        assert _reltuples(holder, "grows") == -1
+        holder.rollback()  # the lock goes; the ANALYZE runs
+    caller.join()
+    refresher.wait()
+    assert _estimated_rows(grows, "grows") == 50

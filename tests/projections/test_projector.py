@@ -23,7 +23,6 @@ from conftest import _truncate_all, app_client
 from croupier.cli import cli
 from croupier.dialects import datapulse
 from croupier.events.models import Event
-from croupier.ingest.auth import KeyInfo
 from croupier.ingest.service import event_row
 from croupier.ingest.store import EVENT_INSERTS
 from croupier.kit.db import create_db_engine, write_session
@@ -32,7 +31,6 @@ from croupier.players.models import Player
 from croupier.projections.engine import Context, EventRow, Projector
 from croupier.projections.models import Checkpoint
 from croupier.settings import Settings
-from croupier.tenancy.service import Scope
 from factories import Tenant, make_tenant
 from projection_support import D, project, send
 
@@ -45,16 +43,7 @@ def deposit(tenant: Tenant, player: str, transaction: str) -> dict[str, object]:
     wire |= {"transaction_id": transaction, "amount": D("15.50"), "currency": "EUR"}
     draft = datapulse.parse(wire, future_limit=FUTURE)
     assert not isinstance(draft, list)
-    key = KeyInfo(
-        tenant.key_id,
-        tenant.operator_id,
-        tenant.brand_id,
-        frozenset({tenant.brand_id}),
-        Scope.INGEST,
-        None,
-        False,
-    )
-    return event_row(draft, key, source="http", received_at=datetime.now(UTC))
+    return event_row(draft, tenant.ingest_key(), source="http", received_at=datetime.now(UTC))
 
 
 def insert_event(conn: object, row: dict[str, object]) -> None:
