@@ -19,6 +19,7 @@ from helpers import dp_event, headers, pending_event, rejected, stored_events
 from sqlalchemy.engine import Engine
 
 from conftest import app_client
+from croupier.ingest.store_process import StoreProcess
 from croupier.ingest.writer import GroupWriter
 from croupier.settings import Settings
 from factories import Tenant
@@ -27,13 +28,20 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
 @asynccontextmanager
-async def served(settings: Settings, engine: Engine) -> AsyncIterator[tuple[Any, GroupWriter]]:
+async def served(
+    settings: Settings, engine: Engine
+) -> AsyncIterator[tuple[Any, GroupWriter, StoreProcess]]:
     client = app_client(settings, engine, writer_process=True)
     async with client as http:
         writer = client.app.state.services.writer
         assert writer.process is not None
         assert writer.process.pid is not None
-        yield http, writer
+        yield http, writer, writer.process
+
+
+async def post_event(http: httpx.AsyncClient, tenant: Tenant, transaction_id: str) -> Any:
+    event = dp_event(transaction_id=transaction_id)
+    return await http.post("/v2/s2s/event", json=event, headers=headers(tenant.key))
 
 
 def _stored(engine: Engine) -> list[dict[str, Any]]:
@@ -65,7 +73,7 @@ async def _send_batch(http: httpx.AsyncClient, tenant: Tenant) -> list[dict[str,
 async def test_answers_and_rows_match_the_in_process_writer(
     settings: Settings, engine: Engine, tenant: Tenant
 ) -> None:
-    async with served(settings, engine) as (http, _writer):
+    async with served(settings, engine) as (http, _writer, _process):
         by_process = await _send_batch(http, tenant)
     rows_by_process = _stored(engine)
     rejections_by_process = [(r.position, r.errors) for r in rejected(engine)]
@@ -126,19 +134,13 @@ async def _until(condition: Any, seconds: float = 10.0) -> None:
 async def test_groups_sent_while_the_child_is_busy_are_each_answered(
     settings: Settings, engine: Engine, tenant: Tenant
 ) -> None:
-    async with served(settings, engine) as (http, writer):
+    async with served(settings, engine) as (http, writer, _process):
         with writers_lock_held(engine):
             sent = []
-            for n in range(1, 5):  # one group each: the child, waiting for the lock, reads
-                sent.append(  # the last three together once it has the lock
-                    asyncio.create_task(
-                        http.post(
-                            "/v2/s2s/event",
-                            json=dp_event(transaction_id=str(n)),
-                            headers=headers(tenant.key),
-                        )
-                    )
-                )
+            # One group each: the child, waiting for the lock, reads the last three together
+            # once it has the lock.
+            for n in range(1, 5):
+                sent.append(asyncio.create_task(post_event(http, tenant, str(n))))
                 await _until(lambda n=n: writer._in_flight == n)  # type: ignore[misc]
             commits_before = writer.groups_committed
         answers = await asyncio.gather(*sent)
@@ -150,11 +152,11 @@ async def test_groups_sent_while_the_child_is_busy_are_each_answered(
 # Holds SQLite's writers' lock (as another writing process would) to keep the child busy.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_group_the_store_refuses_fails_alone_in_a_merged_commit(
-    settings: Settings, engine: Engine, tenant: Tenant
+    settings: Settings, engine: Engine, tenant: Tenant, capfd: pytest.CaptureFixture[str]
 ) -> None:
     from croupier.ingest.store_process import StoreProcessError
 
-    async with served(settings, engine) as (_http, writer):
+    async with served(settings, engine) as (_http, writer, _process):
         poison = pending_event(tenant, "bad")
         poison.row["kind"] = None  # NOT NULL: the store refuses the whole transaction
         with writers_lock_held(engine):
@@ -169,6 +171,9 @@ async def test_a_group_the_store_refuses_fails_alone_in_a_merged_commit(
     assert not isinstance(good_b, BaseException)
     assert [o.status.value for o in good_a + good_b] == ["accepted", "accepted"]
     assert sorted(e.transaction_id or "" for e in stored_events(engine)) == ["a", "b"]
+    # The child had merged the bad group with a good one, and split them (its log, on the
+    # stderr it shares with the server).
+    assert "committing its groups one by one" in capfd.readouterr().err
 
 
 # Holds SQLite's writers' lock (as another writing process would) to keep the child busy.
@@ -176,15 +181,9 @@ async def test_a_group_the_store_refuses_fails_alone_in_a_merged_commit(
 async def test_a_child_killed_mid_group_costs_a_503_and_the_next_request_a_new_child(
     settings: Settings, engine: Engine, tenant: Tenant
 ) -> None:
-    async with served(settings, engine) as (http, writer):
-        process = writer.process
-        assert process is not None
+    async with served(settings, engine) as (http, writer, process):
         with writers_lock_held(engine):
-            during = asyncio.create_task(
-                http.post(
-                    "/v2/s2s/event", json=dp_event(transaction_id="x"), headers=headers(tenant.key)
-                )
-            )
+            during = asyncio.create_task(post_event(http, tenant, "x"))
             await _until(lambda: writer._in_flight == 1)
             pid = process.pid
             assert pid is not None
@@ -194,9 +193,7 @@ async def test_a_child_killed_mid_group_costs_a_503_and_the_next_request_a_new_c
         assert answer.json()["error"] == "store_unavailable"
         assert "Retry-After" in answer.headers
 
-        retry = await http.post(
-            "/v2/s2s/event", json=dp_event(transaction_id="x"), headers=headers(tenant.key)
-        )
+        retry = await post_event(http, tenant, "x")
         assert retry.status_code == 200, retry.text
         assert retry.json()["status"] == "accepted"  # the killed child had committed nothing
         assert process.started == 2
@@ -207,15 +204,10 @@ async def test_a_child_killed_mid_group_costs_a_503_and_the_next_request_a_new_c
 async def test_a_child_that_died_idle_is_replaced_without_an_error(
     settings: Settings, engine: Engine, tenant: Tenant
 ) -> None:
-    async with served(settings, engine) as (http, writer):
-        process = writer.process
-        assert process is not None
-        assert process.pid is not None
+    async with served(settings, engine) as (http, _writer, process):
         os.kill(process.pid, signal.SIGKILL)
         await asyncio.sleep(0.2)  # the reader sees the socket close
-        answer = await http.post(
-            "/v2/s2s/event", json=dp_event(transaction_id="y"), headers=headers(tenant.key)
-        )
+        answer = await post_event(http, tenant, "y")
         assert answer.status_code == 200, answer.text
         assert process.started == 2
     assert [e.transaction_id for e in stored_events(engine)] == ["y"]
@@ -248,15 +240,10 @@ async def test_sigterm_to_the_process_group_leaves_the_child_to_the_server(
 ) -> None:
     """Ctrl-C or SIGTERM reach every process of the group; the child ignores them and
     writes until the server closes its socket."""
-    async with served(settings, engine) as (http, writer):
-        process = writer.process
-        assert process is not None
-        assert process.pid is not None
+    async with served(settings, engine) as (http, _writer, process):
         os.kill(process.pid, signal.SIGTERM)
         os.kill(process.pid, signal.SIGINT)
         await asyncio.sleep(0.2)
-        answer = await http.post(
-            "/v2/s2s/event", json=dp_event(transaction_id="z"), headers=headers(tenant.key)
-        )
+        answer = await post_event(http, tenant, "z")
         assert answer.status_code == 200
         assert process.started == 1

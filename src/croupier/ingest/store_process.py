@@ -236,28 +236,27 @@ def _serve(fd: int) -> None:
     conn.send_bytes(b"ready")
     try:
         while True:
-            groups = _receive(conn, max_group_events)
-            if groups is None:
+            received = _receive(conn, max_group_events)
+            if received is None:
                 return
+            groups, last = received
             replies = _write_groups(store, groups, columns)
             try:
                 for reply in replies:
                     conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
             except OSError:  # the server died after sending: nobody is left to answer
                 return
-            if groups[-1] is _LAST:
+            if last:
                 return
     finally:
         engine.dispose()
 
 
-_LAST: Any = object()  # the server's last word, after the groups it sent
-
-
-def _receive(conn: Connection, max_events: int) -> list[Any] | None:
+def _receive(conn: Connection, max_events: int) -> tuple[list[Any], bool] | None:
     """The next group, and every group sent meanwhile (up to ``max_events``): the child
-    commits them together, so the server can send each group as soon as it forms. None: the
-    server said its last word, or is gone."""
+    commits them together, so the server can send each group as soon as it forms. With
+    them, whether the server's last word came after them. None: the server said its last
+    word, or is gone."""
     try:
         request = conn.recv_bytes()
     except (EOFError, OSError):
@@ -272,11 +271,10 @@ def _receive(conn: Connection, max_events: int) -> list[Any] | None:
         except (EOFError, OSError):
             break
         if not request:
-            groups.append(_LAST)
-            break
+            return groups, True
         groups.append(pickle.loads(request))
         events += len(groups[-1][0])
-    return groups
+    return groups, False
 
 
 def _write_groups(
@@ -285,7 +283,6 @@ def _write_groups(
     """One transaction for all the groups; one reply per group, in order. If the store
     refuses the whole (one group's data, most likely), each group is written alone, so
     only the one at fault fails."""
-    groups = [group for group in groups if group is not _LAST]
     events = [_pending(wire, columns) for wire, _rejections in groups]
     try:
         outcomes = store.write(
