@@ -31,6 +31,7 @@ from croupier.ingest.store import EVENT_INSERTS
 from croupier.kit.db import create_db_engine
 from croupier.projections import registry
 from croupier.projections.engine import DEFAULT_BATCH, Projector
+from croupier.serving import tune_runtime
 from croupier.tenancy.service import Scope
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -231,6 +232,7 @@ def main() -> None:
     )
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
+    tune_runtime()  # as `croupier worker` and `croupier replay` do
     print(HEADER, flush=True)
     lines = []
     with tempfile.TemporaryDirectory() as workdir:

@@ -263,6 +263,7 @@ def worker() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    serving.tune_runtime()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -345,6 +346,7 @@ def replay(
 
     settings = Settings()
     engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    serving.tune_runtime()
     try:
         operator_id = None
         if operator is not None:

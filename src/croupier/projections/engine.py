@@ -18,14 +18,16 @@ from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol, TypeAlias
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import JSON, Boolean, Table, delete, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from croupier.events.models import Event
-from croupier.kit.db import StatisticsRefresher, is_unavailable, write_session
+from croupier.kit import jsoncodec
+from croupier.kit.db import Money, StatisticsRefresher, UtcDateTime, is_unavailable, write_session
 from croupier.projections.models import Checkpoint
 from croupier.tenancy.models import Operator
 
@@ -105,9 +107,12 @@ class Projector:
         self.name = name
         self.postgres = engine.dialect.name == "postgresql"
         # The log's read and the handlers' lookups are planned from statistics, which a
-        # replay or a backlog outgrows faster than autovacuum refreshes them.
+        # replay or a backlog outgrows faster than autovacuum refreshes them. On a thread of
+        # its own: inline, the ANALYZEs of a 60k-event backlog were 14% of its projection.
         self._statistics = StatisticsRefresher(
-            engine, lambda: ["events", *(table.name for table in self._tables())]
+            engine,
+            lambda: ["events", *(table.name for table in self._tables())],
+            background=True,
         )
 
     # -- the incremental path -------------------------------------------------------------
@@ -252,8 +257,65 @@ class Projector:
             query = query.where(Event.seq > seq).order_by(Event.seq)
             if upto is not None:
                 query = query.where(Event.seq <= upto.seq)
-        # Core, not the ORM: these are plain rows, and the ORM's loading costs per row.
-        return list(map(EventRecord._make, session.connection().execute(query).all()))
+        # Core, not the ORM (its loading costs per row), and the driver's own rows, converted
+        # a column at a time: SQLAlchemy's result processors cost Python calls per value.
+        result = session.connection().execute(query)
+        try:
+            fetched = result.cursor.fetchall()
+        finally:
+            result.close()
+        return decode_events(fetched, self.engine.dialect.name)
+
+
+def decode_events(fetched: Sequence[Sequence[Any]], dialect: str) -> list[EventRow]:
+    """The driver's rows of ``COLUMNS`` as the values SQLAlchemy's column types give."""
+    if not fetched:
+        return []
+    columns: list[Sequence[Any]] = list(zip(*fetched, strict=True))
+    for position, convert in _CONVERTERS[dialect]:
+        columns[position] = convert(columns[position])
+    return list(map(EventRecord._make, zip(*columns, strict=True)))
+
+
+def _sqlite_moments(values: Sequence[str | None]) -> list[datetime | None]:
+    # UtcDateTime stores naive UTC text on SQLite (kit.db.sqlite_utc_text).
+    return [None if v is None else datetime.fromisoformat(v).replace(tzinfo=UTC) for v in values]
+
+
+def _decimals(values: Sequence[str | None]) -> list[Decimal | None]:
+    return [None if v is None else Decimal(v) for v in values]
+
+
+def _booleans(values: Sequence[int | None]) -> list[bool | None]:
+    return [None if v is None else bool(v) for v in values]
+
+
+def _json(values: Sequence[str | None]) -> list[Any]:
+    return [None if v is None else jsoncodec.decode_text(v) for v in values]
+
+
+def _utc_moments(values: Sequence[datetime | None]) -> list[datetime | None]:
+    # psycopg gives timestamptz in the session's time zone; UtcDateTime answers in UTC.
+    return [None if v is None else v.astimezone(UTC) for v in values]
+
+
+def _converters(by_type: dict[type[Any], Callable[[Any], list[Any]]]) -> list[Any]:
+    return [
+        (position, by_type[type(column.type)])
+        for position, column in enumerate(COLUMNS)
+        if type(column.type) in by_type
+    ]
+
+
+# Per dialect, the columns whose driver values differ from the column type's (the other
+# types' processors are None on that dialect). tests/projections checks them against
+# SQLAlchemy's own reading.
+_CONVERTERS: dict[str, list[tuple[int, Callable[[Any], list[Any]]]]] = {
+    "sqlite": _converters(
+        {UtcDateTime: _sqlite_moments, Money: _decimals, Boolean: _booleans, JSON: _json}
+    ),
+    "postgresql": _converters({UtcDateTime: _utc_moments}),
+}
 
 
 class ProjectorThread:
