@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,13 @@ from croupier.ingest.store import EVENT_INSERTS
 from croupier.kit.db import create_db_engine, write_session
 from croupier.players import projection as players
 from croupier.players.models import Player
-from croupier.projections.engine import Context, EventRow, Projector
+from croupier.projections.engine import (
+    SQLITE_PAUSE_SECONDS,
+    Context,
+    EventRow,
+    Projector,
+    ProjectorThread,
+)
 from croupier.projections.models import Checkpoint
 from croupier.settings import Settings
 from factories import Tenant, make_tenant
@@ -95,6 +102,49 @@ def test_a_failed_batch_applies_nothing_and_the_retry_applies_it_once(
     assert (players_of(engine), checkpoint_events(engine)) == (["alice", "bob"], 2)
     with Session(engine) as session:
         assert session.scalars(select(Player.events)).all() == [1, 1]
+
+
+class Clocked:
+    """A handler that notes when each batch's transaction is under way."""
+
+    tables: tuple[Table, ...] = ()
+
+    def __init__(self) -> None:
+        self.applied: list[float] = []
+
+    def apply(self, session: Session, events: Sequence[EventRow], context: Context) -> None:
+        self.applied.append(time.monotonic())
+
+
+def test_a_projector_thread_on_sqlite_lets_go_of_the_write_lock_between_batches(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Longer than a waiting writer naps (at most 1 ms): taking the lock straight back, a
+    projector with a backlog kept ingest out until the whole backlog was projected."""
+    path = tmp_path / "c.db"
+    shutil.copy(sqlite_template, path)
+    engine = create_db_engine(f"sqlite:///{path}")
+    tenant = make_tenant(engine, name="acme")
+    with write_session(engine) as session, session.begin():
+        for number in range(6):
+            insert_event(session.connection(), deposit(tenant, f"p{number}", f"t{number}"))
+    clocked, committed = Clocked(), []
+    projector = Projector(
+        engine, [clocked], batch_size=2, observe=lambda *_: committed.append(time.monotonic())
+    )
+    thread = ProjectorThread(projector, poll_seconds=60)
+    thread.start()
+    thread.notify()
+    try:
+        deadline = time.monotonic() + 10
+        while len(committed) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        thread.stop()
+        engine.dispose()
+    assert len(clocked.applied) == len(committed) == 3
+    gaps = [begun - ended for ended, begun in zip(committed, clocked.applied[1:], strict=False)]
+    assert min(gaps) >= SQLITE_PAUSE_SECONDS > 0.001
 
 
 @pytest.fixture
