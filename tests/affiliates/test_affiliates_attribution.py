@@ -32,6 +32,7 @@ pytestmark = pytest.mark.anyio
 DP = "/v2/s2s/event"
 REVVVS = "/api/v1/events"
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 
 
 async def attribution(client: httpx.AsyncClient, tenant: Tenant, player: str) -> dict[str, Any]:
@@ -221,6 +222,27 @@ async def test_first_event_of_an_unregistered_player_decides(
     assert (found["reason"], found["affiliate_id"]) == ("click_id", affiliate)
     assert found["inputs"]["registration"] is False
     assert found["registered_at"] == "2026-10-01T12:00:00Z"
+
+
+async def test_unregistered_players_projected_together_each_anchor_on_their_own_first_event(
+    client: httpx.AsyncClient, engine: Engine, tenant: Tenant
+) -> None:
+    # A bet carries no signal, so only the first-event lookup finds it: one lookup for all
+    # the batch's unregistered players must still give each player their own.
+    affiliate = make_affiliate(engine, operator_id=tenant.operator_id, name="clicker")
+    ours = click(engine, tenant, affiliate, REGISTERED - DAY)
+    players = [f"p-{number}" for number in range(5)]
+    for number, player in enumerate(players):
+        first = REGISTERED + number * HOUR
+        await send(client, tenant.key, DP, dp("bet", player, first))
+        await send(client, tenant.key, DP, dp("login", player, first + HOUR, click_id=ours))
+    project(engine)
+
+    for number, player in enumerate(players):
+        found = await attribution(client, tenant, player)
+        assert (found["reason"], found["affiliate_id"]) == ("click_id", affiliate)
+        assert found["inputs"]["registration"] is False
+        assert found["registered_at"] == f"2026-10-01T{12 + number}:00:00Z"
 
 
 async def test_better_signal_replaces_until_first_deposit_then_frozen(

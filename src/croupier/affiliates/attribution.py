@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import String, Table, bindparam, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from croupier.affiliates.attribution_models import (
@@ -147,13 +148,16 @@ def _load_facts(
     for event in signal_rows:
         if (event.brand_id, event.player_ref) in wanted:
             facts[(event.brand_id, event.player_ref)].events.append(event)
-    for (brand_id, player_ref), player in facts.items():
-        if not any(e.kind == Kind.REGISTRATION for e in player.events):
-            first = _first_event(
-                session, operator_id=operator_id, brand_id=brand_id, player_ref=player_ref
-            )
-            if first is not None and first.seq not in {e.seq for e in player.events}:
-                player.events.append(first)
+    unregistered = [
+        key
+        for key, player in facts.items()
+        if not any(e.kind == Kind.REGISTRATION for e in player.events)
+    ]
+    firsts = _first_events(session, operator_id=operator_id, players=unregistered)
+    for key, first in firsts.items():
+        player = facts[key]
+        if first.seq not in {e.seq for e in player.events}:
+            player.events.append(first)
     click_ids = {e.click_id for p in facts.values() for e in p.events if e.click_id}
     codes = {c for p in facts.values() for e in p.events for c in promo_codes_of(e.attributes)}
     our_clicks = _our_clicks(session, operator_id=operator_id, click_ids=click_ids)
@@ -193,20 +197,57 @@ def _load_facts(
     return facts
 
 
-def _first_event(
-    session: Session, *, operator_id: str, brand_id: str, player_ref: str
-) -> EventRow | None:
-    return session.execute(
-        select(*_EVENT_COLUMNS)
-        .where(
-            Event.operator_id == operator_id,
-            Event.player_ref == player_ref,
-            Event.brand_id == brand_id,
-            Event.is_test.is_(False),
+def _first_events(
+    session: Session, *, operator_id: str, players: list[tuple[str, str]]
+) -> dict[tuple[str, str], EventRow]:
+    """Each player's first event (the anchor of a player who never registered), in one
+    statement for them all: one query per player was 70% of projecting a new player's
+    deposit. An index lookup per player either way (ix_events_player)."""
+    if not players:
+        return {}
+    if session.connection().dialect.name == "postgresql":
+        brands, refs = (list(column) for column in zip(*players, strict=True))
+        found = session.execute(_FIRST_EVENTS_PG, {"o": operator_id, "b": brands, "p": refs})
+    else:
+        found = rows.values_joined(  # type: ignore[assignment]
+            session,
+            head="WITH k (operator_id, brand_id, player_ref) AS ",
+            tail=_FIRST_EVENTS_SQLITE,
+            values=[(operator_id, *player) for player in players],
+            types=(_TEXT, _TEXT, _TEXT),
+            pad=("", "", ""),  # no operator: matches nothing
+            results={column.name: column.type for column in _EVENT_COLUMNS},
+            limit=_CHUNK,
         )
-        .order_by(Event.occurred_at, Event.seq)
-        .limit(1)
-    ).first()
+    return {(event.brand_id, event.player_ref): event for event in found}
+
+
+_TEXT = String()
+_FIRST_COLUMNS = ", ".join(f"e.{column.name}" for column in _EVENT_COLUMNS)
+
+
+def _first_of_key(operator_id: str) -> str:
+    return (
+        f"f.operator_id = {operator_id} AND f.player_ref = k.player_ref "
+        "AND f.brand_id = k.brand_id AND f.is_test = false ORDER BY f.occurred_at, f.seq LIMIT 1"
+    )
+
+
+_FIRST_EVENTS_SQLITE = (
+    f"SELECT {_FIRST_COLUMNS} FROM k JOIN events e ON e.seq = "
+    f"(SELECT f.seq FROM events f WHERE {_first_of_key('k.operator_id')})"
+)
+_FIRST_EVENTS_PG = (
+    text(
+        f"SELECT {_FIRST_COLUMNS} FROM unnest(:b, :p) AS k (brand_id, player_ref) "
+        f"CROSS JOIN LATERAL (SELECT * FROM events f WHERE {_first_of_key(':o')}) e"
+    )
+    .bindparams(
+        bindparam("b", type_=postgresql.ARRAY(String())),
+        bindparam("p", type_=postgresql.ARRAY(String())),
+    )
+    .columns(*_EVENT_COLUMNS)
+)
 
 
 def _our_clicks(session: Session, *, operator_id: str, click_ids: set[str]) -> dict[str, str]:
