@@ -205,11 +205,12 @@ def _first_events(
     deposit. An index lookup per player either way (ix_events_player)."""
     if not players:
         return {}
+    found: Iterable[Any]
     if session.connection().dialect.name == "postgresql":
         brands, refs = (list(column) for column in zip(*players, strict=True))
         found = session.execute(_FIRST_EVENTS_PG, {"o": operator_id, "b": brands, "p": refs})
     else:
-        found = rows.values_joined(  # type: ignore[assignment]
+        found = rows.values_joined(
             session,
             head="WITH k (operator_id, brand_id, player_ref) AS ",
             tail=_FIRST_EVENTS_SQLITE,
@@ -226,9 +227,10 @@ _TEXT = String()
 _FIRST_COLUMNS = ", ".join(f"e.{column.name}" for column in _EVENT_COLUMNS)
 
 
-def _first_of_key(operator_id: str) -> str:
+def _first_of_key(operator: str) -> str:
+    """The condition and order of a key's first event (``f``), its operator id given as SQL."""
     return (
-        f"f.operator_id = {operator_id} AND f.player_ref = k.player_ref "
+        f"f.operator_id = {operator} AND f.player_ref = k.player_ref "
         "AND f.brand_id = k.brand_id AND f.is_test = false ORDER BY f.occurred_at, f.seq LIMIT 1"
     )
 
