@@ -129,8 +129,12 @@ async def _until(condition: Any, seconds: float = 10.0) -> None:
     raise AssertionError("timed out")
 
 
-# Holds SQLite's writers' lock (as another writing process would) to keep the child busy.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+# These tests hold SQLite's writers' lock (as another writing process would) to keep the
+# child busy: SQLite only.
+holds_the_writers_lock = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@holds_the_writers_lock
 async def test_groups_sent_while_the_child_is_busy_are_each_answered(
     settings: Settings, engine: Engine, tenant: Tenant
 ) -> None:
@@ -149,8 +153,7 @@ async def test_groups_sent_while_the_child_is_busy_are_each_answered(
     assert sorted(e.transaction_id or "" for e in stored_events(engine)) == ["1", "2", "3", "4"]
 
 
-# Holds SQLite's writers' lock (as another writing process would) to keep the child busy.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@holds_the_writers_lock
 async def test_a_group_the_store_refuses_fails_alone_in_a_merged_commit(
     settings: Settings, engine: Engine, tenant: Tenant, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -176,8 +179,7 @@ async def test_a_group_the_store_refuses_fails_alone_in_a_merged_commit(
     assert "committing its groups one by one" in capfd.readouterr().err
 
 
-# Holds SQLite's writers' lock (as another writing process would) to keep the child busy.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@holds_the_writers_lock
 async def test_a_child_killed_mid_group_costs_a_503_and_the_next_request_a_new_child(
     settings: Settings, engine: Engine, tenant: Tenant
 ) -> None:
