@@ -9,9 +9,10 @@ import json
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Iterator
+from asyncio import Task
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -23,6 +24,8 @@ from croupier.ingest.store_process import StoreProcess
 from croupier.ingest.writer import GroupWriter
 from croupier.settings import Settings
 from factories import Tenant
+
+T = TypeVar("T")
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -129,6 +132,19 @@ async def _until(condition: Any, seconds: float = 10.0) -> None:
     raise AssertionError("timed out")
 
 
+async def one_group_each(writer: GroupWriter, sends: Iterable[Awaitable[T]]) -> list[Task[T]]:
+    """Start each send once the ones before are in flight: a group each."""
+    started: list[Task[T]] = []
+    for send in sends:
+        started.append(asyncio.ensure_future(send))
+        await _in_flight(writer, len(started))
+    return started
+
+
+async def _in_flight(writer: GroupWriter, groups: int) -> None:
+    await _until(lambda: writer._in_flight == groups)
+
+
 # These tests hold SQLite's writers' lock (as another writing process would) to keep the
 # child busy: SQLite only.
 holds_the_writers_lock = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -140,12 +156,9 @@ async def test_groups_sent_while_the_child_is_busy_are_each_answered(
 ) -> None:
     async with served(settings, engine) as (http, writer, _process):
         with writers_lock_held(engine):
-            sent = []
-            # One group each: the child, waiting for the lock, reads the last three together
-            # once it has the lock.
-            for n in range(1, 5):
-                sent.append(asyncio.create_task(post_event(http, tenant, str(n))))
-                await _until(lambda n=n: writer._in_flight == n)  # type: ignore[misc]
+            # The child, waiting for the lock, reads the last three together once it has it.
+            sends = (post_event(http, tenant, str(n)) for n in range(1, 5))
+            sent = await one_group_each(writer, sends)
             commits_before = writer.groups_committed
         answers = await asyncio.gather(*sent)
         assert [a.json()["status"] for a in answers] == ["accepted"] * 4
@@ -163,11 +176,9 @@ async def test_a_group_the_store_refuses_fails_alone_in_a_merged_commit(
         poison = pending_event(tenant, "bad")
         poison.row["kind"] = None  # NOT NULL: the store refuses the whole transaction
         with writers_lock_held(engine):
-            writes = []
             groups = ([pending_event(tenant, "a")], [poison], [pending_event(tenant, "b")])
-            for count, events in enumerate(groups, start=1):  # one group each, merged
-                writes.append(asyncio.create_task(writer.write(events, [])))  # in the child
-                await _until(lambda count=count: writer._in_flight == count)  # type: ignore[misc]
+            # In the child, merged into one commit.
+            writes = await one_group_each(writer, (writer.write(g, []) for g in groups))
         good_a, bad, good_b = await asyncio.gather(*writes, return_exceptions=True)
     assert isinstance(bad, StoreProcessError)
     assert not isinstance(good_a, BaseException)
@@ -185,8 +196,7 @@ async def test_a_child_killed_mid_group_costs_a_503_and_the_next_request_a_new_c
 ) -> None:
     async with served(settings, engine) as (http, writer, process):
         with writers_lock_held(engine):
-            during = asyncio.create_task(post_event(http, tenant, "x"))
-            await _until(lambda: writer._in_flight == 1)
+            (during,) = await one_group_each(writer, [post_event(http, tenant, "x")])
             pid = process.pid
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
