@@ -5,11 +5,13 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from croupier.kit import db
 from croupier.kit.db import create_db_engine, write_session
@@ -116,3 +118,32 @@ def test_processes_writing_one_file_take_turns_and_lose_nothing(tmp_path: Path) 
     assert [process.exitcode for process in workers] == [0, 0, 0]
     with _engine(path).connect() as conn:
         assert conn.execute(text("SELECT count(*), count(DISTINCT n) FROM t")).one() == (600, 600)
+
+
+def _levels(engine: Engine, sessions: list[Callable[[Engine], Session]]) -> list[int]:
+    """PRAGMA synchronous inside each session's transaction, one after another."""
+    levels = []
+    for make in sessions:
+        with make(engine) as session, session.begin():
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            levels.append(session.execute(text("PRAGMA synchronous")).scalar_one())
+    return levels
+
+
+def test_derived_data_commits_without_fsync_and_every_other_write_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    """One pooled connection serves both: the level is set before each BEGIN that wants
+    another than the last (SQLite refuses to change it inside a transaction)."""
+    engine = _engine(tmp_path / "d.db")  # synchronous=FULL, the default
+    sessions = [db.derived_session, write_session, db.derived_session, db.derived_session]
+    assert _levels(engine, [*sessions, write_session]) == [1, 2, 1, 1, 2]  # NORMAL, FULL
+    engine.dispose()
+
+
+def test_a_store_configured_without_fsync_stays_without(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'o.db'}", sqlite_synchronous="OFF")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    assert _levels(engine, [db.derived_session, write_session]) == [0, 0]  # OFF
+    engine.dispose()

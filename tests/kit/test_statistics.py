@@ -1,4 +1,4 @@
-"""Growing tables get fresh planner statistics on PostgreSQL: after 10k, 20k, 40k ... rows."""
+"""Growing tables get fresh planner statistics on PostgreSQL: after 250, 500, 1,000 ... rows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from croupier.kit.db import StatisticsRefresher, create_db_engine
+from croupier.kit.db import FIRST_ANALYZE_AFTER, StatisticsRefresher, create_db_engine
 
 
 def _estimated_rows(engine: Engine, table: str) -> float:
@@ -43,13 +43,13 @@ def grows(pg_schema_url: str) -> Iterator[Engine]:
 def test_tables_are_analyzed_at_doubling_row_counts(grows: Engine) -> None:
     refresher = StatisticsRefresher(grows, lambda: ["grows"])
     assert _estimated_rows(grows, "grows") == -1  # never analyzed
-    refresher.count(9_999)
+    refresher.count(FIRST_ANALYZE_AFTER - 1)
     assert _estimated_rows(grows, "grows") == -1
-    refresher.count(1)  # 10,000 rows: analyzed
+    refresher.count(1)  # 250 rows: analyzed
     assert _estimated_rows(grows, "grows") == 50
     with grows.begin() as conn:
         conn.execute(text("INSERT INTO grows SELECT generate_series(1, 50)"))
-    refresher.count(19_999)  # the next one is due after 20,000 more
+    refresher.count(2 * FIRST_ANALYZE_AFTER - 1)  # the next one is due after 500 more
     assert _estimated_rows(grows, "grows") == 50
     refresher.count(1)
     assert _estimated_rows(grows, "grows") == 100
@@ -72,7 +72,9 @@ def test_a_background_analyze_does_not_hold_up_the_writer(grows: Engine) -> None
     with grows.connect() as holder:
         holder.execute(text("LOCK TABLE grows IN ACCESS EXCLUSIVE MODE"))
         returned = threading.Event()
-        caller = threading.Thread(target=lambda: (refresher.count(10_000), returned.set()))
+        caller = threading.Thread(
+            target=lambda: (refresher.count(FIRST_ANALYZE_AFTER), returned.set())
+        )
         caller.start()
         assert returned.wait(5)  # count() did not wait for the ANALYZE
         assert _reltuples(holder, "grows") == -1

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -145,6 +145,37 @@ def test_a_projector_thread_on_sqlite_lets_go_of_the_write_lock_between_batches(
     assert len(clocked.applied) == len(committed) == 3
     gaps = [begun - ended for ended, begun in zip(committed, clocked.applied[1:], strict=False)]
     assert min(gaps) >= SQLITE_PAUSE_SECONDS > 0.001
+
+
+class Synchronous:
+    """A handler that notes the SQLite durability level its batch's transaction runs at."""
+
+    tables: tuple[Table, ...] = ()
+
+    def __init__(self) -> None:
+        self.levels: list[int] = []
+
+    def apply(self, session: Session, events: Sequence[EventRow], context: Context) -> None:
+        self.levels.append(session.execute(text("PRAGMA synchronous")).scalar_one())
+
+
+def test_projector_batches_on_sqlite_commit_without_waiting_for_the_disk(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Derived data (kit.db.derived_session): a crash can only undo whole batches, their
+    checkpoint included, and the projector applies them again. Ingest stays durable."""
+    path = tmp_path / "s.db"
+    shutil.copy(sqlite_template, path)
+    engine = create_db_engine(f"sqlite:///{path}")  # synchronous=FULL
+    tenant = make_tenant(engine, name="acme")
+    with write_session(engine) as session, session.begin():
+        for number in range(4):
+            insert_event(session.connection(), deposit(tenant, f"p{number}", f"t{number}"))
+        assert session.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
+    synchronous = Synchronous()
+    assert Projector(engine, [synchronous], batch_size=2).drain() == 4
+    assert synchronous.levels == [1, 1]  # NORMAL
+    engine.dispose()
 
 
 @pytest.fixture

@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 
 from croupier.events.models import Event
 from croupier.kit import jsoncodec
-from croupier.kit.db import Money, StatisticsRefresher, UtcDateTime, is_unavailable, write_session
+from croupier.kit.db import (
+    Money,
+    StatisticsRefresher,
+    UtcDateTime,
+    derived_session,
+    is_unavailable,
+)
 from croupier.projections.models import Checkpoint
 from croupier.tenancy.models import Operator
 
@@ -120,7 +126,7 @@ class Projector:
     def run_once(self) -> BatchResult:
         """Apply the next batch of the log, if any, in one transaction."""
         started = time.perf_counter()
-        with write_session(self.engine) as session, session.begin():
+        with derived_session(self.engine) as session, session.begin():
             checkpoint = self._lock_checkpoint(session)
             rows = self._read(session, checkpoint.tx_id, checkpoint.seq, self.batch_size)
             if not rows:
@@ -181,14 +187,14 @@ class Projector:
     def replay(self, operator_id: str | None = None) -> int:
         """Rebuild every projection from the log (or one operator's, in one transaction)."""
         if operator_id is None:
-            with write_session(self.engine) as session, session.begin():
+            with derived_session(self.engine) as session, session.begin():
                 checkpoint = self._lock_checkpoint(session)
                 for table in self._tables():
                     session.execute(delete(table))
                 checkpoint.tx_id = checkpoint.seq = checkpoint.events = 0
             return self.drain()
         applied = 0
-        with write_session(self.engine) as session, session.begin():
+        with derived_session(self.engine) as session, session.begin():
             checkpoint = self._lock_checkpoint(session)
             for table in self._tables():
                 session.execute(delete(table).where(table.c.operator_id == operator_id))
