@@ -1,8 +1,10 @@
-"""Growing tables get fresh planner statistics on PostgreSQL: after 250, 500, 1,000 ... rows."""
+"""Growing tables get fresh planner statistics on PostgreSQL: once they hold rows, then each
+time they have doubled since their last ANALYZE."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from croupier.kit.db import FIRST_ANALYZE_AFTER, StatisticsRefresher, create_db_engine
+from croupier.kit.db import StatisticsRefresher, create_db_engine
 
 
 def _estimated_rows(engine: Engine, table: str) -> float:
@@ -25,14 +27,31 @@ def _reltuples(conn: Connection, table: str) -> float:
     return float(value)
 
 
+def _insert(engine: Engine, rows: int, *, changed_since_analyze: int) -> None:
+    """Insert, then wait until the statistics views count the table's changes (a backend
+    reports them within about a second of its commit)."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO grows SELECT generate_series(1, :n)"), {"n": rows})
+        if conn.dialect.server_version_info >= (15,):  # report at this commit, not a second on
+            conn.execute(text("SELECT pg_stat_force_next_flush()"))
+    query = text(
+        "SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relid = to_regclass('grows')"
+    )
+    deadline = time.monotonic() + 10
+    with engine.connect() as conn:
+        while conn.execute(query).scalar_one() != changed_since_analyze:
+            assert time.monotonic() < deadline, "the table's changes were never reported"
+            time.sleep(0.05)
+            conn.rollback()  # a fresh snapshot of the statistics views
+
+
 @pytest.fixture
 def grows(pg_schema_url: str) -> Iterator[Engine]:
-    """A table of 50 rows, never analyzed."""
+    """An empty table, never analyzed."""
     engine = create_db_engine(pg_schema_url)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS grows"))
         conn.execute(text("CREATE TABLE grows (n integer)"))
-        conn.execute(text("INSERT INTO grows SELECT generate_series(1, 50)"))
     yield engine
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS grows"))
@@ -40,19 +59,53 @@ def grows(pg_schema_url: str) -> Iterator[Engine]:
 
 
 @pytest.mark.integration
-def test_tables_are_analyzed_at_doubling_row_counts(grows: Engine) -> None:
-    refresher = StatisticsRefresher(grows, lambda: ["grows"])
-    assert _estimated_rows(grows, "grows") == -1  # never analyzed
-    refresher.count(FIRST_ANALYZE_AFTER - 1)
-    assert _estimated_rows(grows, "grows") == -1
-    refresher.count(1)  # 250 rows: analyzed
-    assert _estimated_rows(grows, "grows") == 50
-    with grows.begin() as conn:
-        conn.execute(text("INSERT INTO grows SELECT generate_series(1, 50)"))
-    refresher.count(2 * FIRST_ANALYZE_AFTER - 1)  # the next one is due after 500 more
-    assert _estimated_rows(grows, "grows") == 50
+def test_tables_are_analyzed_once_they_hold_rows_and_then_each_time_they_have_doubled(
+    grows: Engine,
+) -> None:
+    refresher = StatisticsRefresher(grows, lambda: ["grows"], check_seconds=0)
     refresher.count(1)
-    assert _estimated_rows(grows, "grows") == 100
+    assert _estimated_rows(grows, "grows") == -1  # empty, never analyzed
+    _insert(grows, 10, changed_since_analyze=10)
+    refresher.count(10)
+    assert _estimated_rows(grows, "grows") == 10
+    _insert(grows, 59, changed_since_analyze=59)
+    refresher.count(59)  # due at 50 + 10 changes
+    assert _estimated_rows(grows, "grows") == 10
+    _insert(grows, 1, changed_since_analyze=60)
+    refresher.count(1)
+    assert _estimated_rows(grows, "grows") == 70
+    _insert(grows, 119, changed_since_analyze=119)
+    refresher.count(119)  # due at 50 + 70
+    assert _estimated_rows(grows, "grows") == 70
+    _insert(grows, 1, changed_since_analyze=120)
+    refresher.count(1)
+    assert _estimated_rows(grows, "grows") == 190
+
+
+@pytest.mark.integration
+def test_a_restarted_writer_does_not_analyze_a_large_table_again(grows: Engine) -> None:
+    """The schedule is the table's, not the process's: counting from zero again, it
+    analyzed the events table (0.5 s each on a large one) at every early threshold."""
+    StatisticsRefresher(grows, lambda: ["grows"], check_seconds=0).count(1)
+    _insert(grows, 1000, changed_since_analyze=1000)
+    StatisticsRefresher(grows, lambda: ["grows"], check_seconds=0).count(1000)
+    assert _estimated_rows(grows, "grows") == 1000
+    restarted = StatisticsRefresher(grows, lambda: ["grows"], check_seconds=0)
+    _insert(grows, 100, changed_since_analyze=100)
+    restarted.count(100)
+    assert _estimated_rows(grows, "grows") == 1000
+
+
+@pytest.mark.integration
+def test_between_looks_the_tables_are_left_alone(grows: Engine) -> None:
+    """A look is a catalog query: writers count every commit, and look twice a second."""
+    refresher = StatisticsRefresher(grows, lambda: ["grows"], check_seconds=60)
+    refresher.count(1)  # nothing to analyze yet; the next look is a minute away
+    _insert(grows, 60, changed_since_analyze=60)
+    refresher.count(60)
+    assert _estimated_rows(grows, "grows") == -1
+    StatisticsRefresher(grows, lambda: ["grows"], check_seconds=60).count(1)  # a first look
+    assert _estimated_rows(grows, "grows") == 60
 
 
 def test_sqlite_is_left_alone(tmp_path: Path) -> None:
@@ -68,13 +121,12 @@ def test_sqlite_is_left_alone(tmp_path: Path) -> None:
 def test_a_background_analyze_does_not_hold_up_the_writer(grows: Engine) -> None:
     """The ingest writer's refresher: while ANALYZE waits (here for a lock another session
     holds), ``count`` has returned, and the statistics arrive when ANALYZE can run."""
+    _insert(grows, 50, changed_since_analyze=50)
     refresher = StatisticsRefresher(grows, lambda: ["grows"], background=True)
     with grows.connect() as holder:
         holder.execute(text("LOCK TABLE grows IN ACCESS EXCLUSIVE MODE"))
         returned = threading.Event()
-        caller = threading.Thread(
-            target=lambda: (refresher.count(FIRST_ANALYZE_AFTER), returned.set())
-        )
+        caller = threading.Thread(target=lambda: (refresher.count(50), returned.set()))
         caller.start()
         assert returned.wait(5)  # count() did not wait for the ANALYZE
         assert _reltuples(holder, "grows") == -1

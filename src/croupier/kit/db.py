@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import DateTime, Dialect, MetaData, Numeric, String, event
+from sqlalchemy import DateTime, Dialect, MetaData, Numeric, String, event, text
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from starlette.concurrency import run_in_threadpool
 
@@ -266,20 +267,21 @@ def _take(descriptor: int) -> None:
             nap = min(nap * 2, _LONGEST_NAP)
 
 
-# Rows before the first ANALYZE; the next ones follow at doubling counts. Early, because a
-# table without statistics is planned blind: the projector's lookups by primary key took
-# the (operator, affiliate) index instead, filtering every row of the operator, and a
-# fresh deployment's 50-event batches slowed by ~0.01 ms per stored player (11 ms per
-# lookup at 1,000 players). An ANALYZE of tables that small takes milliseconds.
-FIRST_ANALYZE_AFTER = 250
-
-
 class StatisticsRefresher:
-    """ANALYZE of growing tables on PostgreSQL, after 250, 500, 1,000 ... rows, then once
-    per million: autovacuum covers the steady state, but a table that grows faster than it
-    analyzes (a new deployment, a backfill, a replay) keeps statistics saying "nearly
-    empty", or none, and plans that scan it whole. SQLite plans without statistics:
-    nothing to do.
+    """ANALYZE, on PostgreSQL, of the tables that have about doubled since their last one.
+
+    A table that grows faster than autovacuum looks at it (once a minute) keeps statistics
+    saying "empty", or has none: a new deployment, a backfill, a replay. Planned blind,
+    the projector's lookups by primary key took the (operator, affiliate) index instead
+    and filtered every row of the operator: a fresh deployment's 50-event batches slowed
+    by ~0.01 ms per stored player (11 ms a lookup at 1,000 players).
+
+    So after a write (``count``), at most once per ``check_seconds``, the tables whose rows
+    changed since their last ANALYZE number at least 50 plus the rows it counted are
+    analyzed, and those never analyzed that changed at all: a new table at once, then
+    each time it has doubled. Measured from the table's own statistics, so a restart does not
+    analyze a large table again. Autovacuum keeps the steady state. SQLite plans without
+    statistics: nothing to do.
 
     ``background``: ANALYZE on a thread of its own, for a caller that must not wait for it
     (an ANALYZE of a large events table took 0.5 s, and the ingest writer stalled as long).
@@ -287,32 +289,51 @@ class StatisticsRefresher:
     follows it."""
 
     def __init__(
-        self, engine: Engine, tables: Callable[[], Iterable[str]], *, background: bool = False
+        self,
+        engine: Engine,
+        tables: Callable[[], Iterable[str]],
+        *,
+        background: bool = False,
+        check_seconds: float = 0.5,
     ) -> None:
         self._engine = engine
         self._tables = tables
-        self._every = FIRST_ANALYZE_AFTER if engine.dialect.name == "postgresql" else 0
-        self._since = 0
+        self._enabled = engine.dialect.name == "postgresql"
+        # ANALYZE on connections of its own, each closed when done: one still running when
+        # the caller's engine is disposed (a test's, a stopping worker's) leaves no pooled
+        # connection behind unclosed. Rare: once per doubling of a table.
+        self._analyzer = create_engine(engine.url, poolclass=NullPool) if self._enabled else None
+        self._check_seconds = check_seconds
+        self._next_check = 0.0
         self._background = background
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._again = False
+        self._due: set[str] = set()
 
     def count(self, rows: int) -> None:
-        if not self._every:
+        """``rows`` were written: analyze what has doubled, if it is time to look. The look
+        is one catalog query on the caller's engine; it takes no lock on the tables."""
+        if not self._enabled or rows <= 0:
             return
-        self._since += rows
-        if self._since < self._every:
+        now = time.monotonic()
+        if now < self._next_check:
             return
-        self._since = 0
-        self._every = min(self._every * 2, 1_000_000)
+        self._next_check = now + self._check_seconds
+        try:
+            with self._engine.connect() as conn:
+                due = set(conn.execute(_DOUBLED, {"tables": list(self._tables())}).scalars())
+        except DBAPIError as exc:  # statistics are an optimisation; the rows are stored
+            log.warning("could not look at the tables' statistics: %s", exc)
+            return
+        if not due:
+            return
         if not self._background:
-            self._analyze()
+            self._analyze(due)
             return
         with self._lock:
+            self._due |= due
             if self._thread is not None:
-                self._again = True
-                return
+                return  # it takes these tables too before it stops
             self._thread = threading.Thread(
                 target=self._analyze_until_done, name="croupier-analyze", daemon=True
             )
@@ -325,26 +346,39 @@ class StatisticsRefresher:
             thread.join()
 
     def _analyze_until_done(self) -> None:
-        again = True
         try:
-            while again:
-                self._analyze()
+            while True:
                 with self._lock:
-                    again, self._again = self._again, False
-                    if not again:
+                    due, self._due = self._due, set()
+                    if not due:
                         self._thread = None
+                        return
+                self._analyze(due)
         except BaseException:  # the next one due may still start
             with self._lock:
                 self._thread = None
             raise
 
-    def _analyze(self) -> None:
+    def _analyze(self, tables: set[str]) -> None:
+        assert self._analyzer is not None
         try:
-            with self._engine.begin() as conn:
-                for table in self._tables():
+            with self._analyzer.begin() as conn:
+                for table in sorted(tables):
                     conn.exec_driver_sql(f'ANALYZE "{table}"')
         except DBAPIError as exc:  # statistics are an optimisation; the rows are stored
-            log.warning("could not analyze %s: %s", ", ".join(self._tables()), exc)
+            log.warning("could not analyze %s: %s", ", ".join(sorted(tables)), exc)
+
+
+# Tables (found on the search path) whose rows changed since their last ANALYZE number at
+# least 50 plus the rows it counted, and those never analyzed (reltuples -1) that changed
+# at all. The statistics views count a commit's changes up to a second after it.
+_DOUBLED = text(
+    "SELECT c.relname FROM unnest(CAST(:tables AS text[])) AS t (name) "
+    "JOIN pg_class c ON c.oid = to_regclass(t.name) "
+    "JOIN pg_stat_user_tables s ON s.relid = c.oid "
+    "WHERE s.n_mod_since_analyze >= 50 + greatest(c.reltuples, 0) "
+    "OR (c.reltuples < 0 AND s.n_mod_since_analyze > 0)"
+)
 
 
 @contextmanager
