@@ -203,7 +203,7 @@ def _existing(
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start : start + _CHUNK]
             sql = _existing_sql(conn.dialect.name, len(chunk))
-            params = (operator_id, fmt, *chunk) if sqlite else (operator_id, fmt, chunk)
+            params = (operator_id, fmt, *chunk) if sqlite else (chunk, operator_id, fmt)
             for key, event_id, content_hash in conn.exec_driver_sql(sql, params):
                 found[operator_id, fmt, key] = (event_id, content_hash)
     return found
@@ -213,14 +213,23 @@ def _existing(
 def _existing_sql(dialect: str, keys: int) -> str:
     """Driver SQL for the idempotency lookup: it runs once per group on the hot path, where
     building and compiling the statement each time cost more than the lookup itself.
-    PostgreSQL takes the keys as one array parameter."""
+
+    PostgreSQL takes the keys as one array parameter, each looked up on its own (LATERAL):
+    with ``idempotency_key = ANY(keys)`` the planner, believing a new operator's rows few
+    (statistics from before it came), filtered every row of the operator on the unique
+    index's first two columns instead of descending it per key: 4 ms a lookup at 8,000
+    events, and single events' p50 at 1,000 req/s rose from 4 to 14 ms."""
     head = "SELECT idempotency_key, event_id, content_hash FROM events WHERE "
     if dialect == "sqlite":
         return (
             head
             + f"operator_id = ? AND format = ? AND idempotency_key IN ({', '.join('?' * keys)})"
         )
-    return head + "operator_id = %s AND format = %s AND idempotency_key = ANY(%s)"
+    return (
+        "SELECT e.idempotency_key, e.event_id, e.content_hash FROM unnest(%s::text[]) AS k (key) "
+        "CROSS JOIN LATERAL (SELECT idempotency_key, event_id, content_hash FROM events "
+        "WHERE operator_id = %s AND format = %s AND idempotency_key = k.key OFFSET 0) e"
+    )
 
 
 def _double_settlements(conn: Connection, events: Sequence[PendingEvent]) -> dict[int, FieldError]:

@@ -375,9 +375,10 @@ class StatisticsRefresher:
 _DOUBLED = text(
     "SELECT c.relname FROM unnest(CAST(:tables AS text[])) AS t (name) "
     "JOIN pg_class c ON c.oid = to_regclass(t.name) "
-    "JOIN pg_stat_user_tables s ON s.relid = c.oid "
-    "WHERE s.n_mod_since_analyze >= 50 + greatest(c.reltuples, 0) "
-    "OR (c.reltuples < 0 AND s.n_mod_since_analyze > 0)"
+    # The function under pg_stat_user_tables.n_mod_since_analyze: the view computes every
+    # table's row first (5 ms on a database of many schemas).
+    "CROSS JOIN LATERAL pg_stat_get_mod_since_analyze(c.oid) AS m (changed) "
+    "WHERE m.changed >= 50 + greatest(c.reltuples, 0) OR (c.reltuples < 0 AND m.changed > 0)"
 )
 
 

@@ -1,0 +1,76 @@
+"""PostgreSQL: the idempotency lookup descends the unique index once per key, whatever the
+planner's statistics say about the operator. With ``idempotency_key = ANY(keys)``, an
+operator that came after the last ANALYZE was believed to have a row or so, and the plan
+filtered every one of its events on the index's first two columns (4 ms a lookup at 8,000
+events; single events' p50 at 1,000 req/s went from 4 to 14 ms)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from conftest import _truncate_all
+from croupier.dialects import datapulse
+from croupier.ingest.service import event_row
+from croupier.ingest.store import EVENT_INSERTS, _existing_sql
+from croupier.kit.db import create_db_engine
+from factories import Tenant, make_tenant
+
+FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def pg_engine(pg_schema_url: str) -> Iterator[Engine]:
+    engine = create_db_engine(pg_schema_url)
+    _truncate_all(engine)
+    yield engine
+    _truncate_all(engine)
+    engine.dispose()
+
+
+def _deposits(engine: Engine, tenant: Tenant, prefix: str, count: int) -> None:
+    encoder = EVENT_INSERTS["postgresql"]
+    received = datetime.now(UTC)
+    rows = []
+    for number in range(count):
+        wire = {"client_user_id": f"p{number}", "event_name": "deposit", "timestamp": 1790000000}
+        wire |= {"transaction_id": f"{prefix}-{number}", "amount": 10, "currency": "EUR"}
+        draft = datapulse.parse(wire, future_limit=FUTURE)
+        assert not isinstance(draft, list)
+        row = event_row(draft, tenant.ingest_key(), source="http", received_at=received)
+        rows.append(encoder.params(row))
+    with engine.begin() as conn:
+        for start in range(0, count, 500):
+            chunk = rows[start : start + 500]
+            conn.exec_driver_sql(encoder.sql(len(chunk)), tuple(v for r in chunk for v in r))
+
+
+@pytest.mark.integration
+def test_a_new_operators_keys_are_each_looked_up_through_the_whole_unique_index(
+    pg_engine: Engine,
+) -> None:
+    seasoned, newcomer = make_tenant(pg_engine, name="seasoned"), make_tenant(pg_engine, name="new")
+    _deposits(pg_engine, seasoned, "old", 2000)
+    with pg_engine.begin() as conn:
+        conn.execute(text("ANALYZE events"))
+    _deposits(pg_engine, newcomer, "new", 2000)  # after the statistics: the planner never saw it
+    keys = [f"new-{number}" for number in range(1995, 2005)]
+    with pg_engine.connect() as conn:
+        plan = "\n".join(
+            conn.exec_driver_sql(
+                "EXPLAIN " + _existing_sql("postgresql", len(keys)),
+                (keys, newcomer.operator_id, "datapulse"),
+            ).scalars()
+        )
+        found = conn.exec_driver_sql(
+            _existing_sql("postgresql", len(keys)), (keys, newcomer.operator_id, "datapulse")
+        ).all()
+    assert "uq_events_idempotency" in plan
+    assert "Filter" not in plan, plan  # every key column is an index condition
+    assert sorted(key for key, _event_id, _hash in found) == [
+        f"new-{number}" for number in range(1995, 2000)
+    ]
