@@ -230,7 +230,10 @@ def _serve(fd: int) -> None:
     from croupier.kit.observability import configure_logging
 
     configure_logging(log_level)
-    engine = create_db_engine(database_url, sqlite_synchronous=sqlite_synchronous)
+    # The engine is the store's alone: its few statements can all be planned generically.
+    engine = create_db_engine(
+        database_url, sqlite_synchronous=sqlite_synchronous, generic_plans=True
+    )
     store = EventStore(engine)
     columns = EVENT_INSERTS[engine.dialect.name].columns
     conn.send_bytes(b"ready")
