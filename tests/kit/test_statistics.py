@@ -86,7 +86,6 @@ def test_tables_are_analyzed_once_they_hold_rows_and_then_each_time_they_have_do
 def test_a_restarted_writer_does_not_analyze_a_large_table_again(grows: Engine) -> None:
     """The schedule is the table's, not the process's: counting from zero again, it
     analyzed the events table (0.5 s each on a large one) at every early threshold."""
-    StatisticsRefresher(grows, lambda: ["grows"], check_seconds=0).count(1)
     _insert(grows, 1000, changed_since_analyze=1000)
     StatisticsRefresher(grows, lambda: ["grows"], check_seconds=0).count(1000)
     assert _estimated_rows(grows, "grows") == 1000
