@@ -7,44 +7,20 @@ operator_id (100-200 ms a group)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
-
 import pytest
+from helpers import pending_event
 from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from conftest import _truncate_all
-from croupier.dialects import datapulse
-from croupier.ingest.service import event_row
 from croupier.ingest.store import EVENT_INSERTS, _existing_sql
 from croupier.kit.db import create_db_engine
 from factories import Tenant, make_tenant
 
-FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def pg_engine(pg_schema_url: str) -> Iterator[Engine]:
-    engine = create_db_engine(pg_schema_url)
-    _truncate_all(engine)
-    yield engine
-    _truncate_all(engine)
-    engine.dispose()
-
 
 def _deposits(engine: Engine, tenant: Tenant, prefix: str, count: int) -> None:
     encoder = EVENT_INSERTS["postgresql"]
-    received = datetime.now(UTC)
-    rows = []
-    for number in range(count):
-        wire = {"client_user_id": f"p{number}", "event_name": "deposit", "timestamp": 1790000000}
-        wire |= {"transaction_id": f"{prefix}-{number}", "amount": 10, "currency": "EUR"}
-        draft = datapulse.parse(wire, future_limit=FUTURE)
-        assert not isinstance(draft, list)
-        row = event_row(draft, tenant.ingest_key(), source="http", received_at=received)
-        rows.append(encoder.params(row))
+    rows = [encoder.params(pending_event(tenant, f"{prefix}-{n}").row) for n in range(count)]
     with engine.begin() as conn:
         for start in range(0, count, 500):
             chunk = rows[start : start + 500]

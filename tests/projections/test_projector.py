@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from conftest import _truncate_all, app_client
+from conftest import app_client
 from croupier.cli import cli
 from croupier.dialects import datapulse
 from croupier.events.models import Event
@@ -175,14 +175,6 @@ def test_projector_batches_on_sqlite_commit_without_waiting_for_the_disk(
     synchronous = Synchronous()
     assert Projector(engine, [synchronous], batch_size=2).drain() == 4
     assert synchronous.levels == [1, 1]  # NORMAL
-    engine.dispose()
-
-
-@pytest.fixture
-def pg_engine(pg_schema_url: str) -> Iterator[Engine]:
-    engine = create_db_engine(pg_schema_url)
-    _truncate_all(engine)
-    yield engine
     engine.dispose()
 
 
