@@ -215,8 +215,10 @@ def _first_events(
     found: Iterable[Any]
     if session.connection().dialect.name == "postgresql":
         brands, refs = (list(column) for column in zip(*players, strict=True))
-        found = session.execute(_FIRST_EVENTS_PG, {"o": operator_id, "b": brands, "p": refs})
-    else:
+        found = _facts(
+            session.execute(_FIRST_EVENTS_PG, {"o": operator_id, "b": brands, "p": refs})
+        )
+    else:  # named tuples already
         found = rows.values_joined(
             session,
             head="WITH k (operator_id, brand_id, player_ref) AS ",
@@ -227,7 +229,7 @@ def _first_events(
             results={column.name: column.type for column in _EVENT_COLUMNS},
             limit=_CHUNK,
         )
-    return {(event.brand_id, event.player_ref): event for event in _facts(found)}
+    return {(event.brand_id, event.player_ref): event for event in found}
 
 
 _TEXT = String()
