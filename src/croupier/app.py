@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -67,7 +67,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         queue_size=settings.writer_queue_size,
         max_group_events=settings.writer_max_batch_events,
         on_commit=on_commit,
-        process=_store_process(settings, engine),
+        process=_store_process(settings, engine, on_commit),
     )
     embedded = EmbeddedProjector(
         projector,
@@ -163,7 +163,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     return app
 
 
-def _store_process(settings: Settings, engine: Engine) -> StoreProcess | None:
+def _store_process(
+    settings: Settings, engine: Engine, on_commit: Callable[[int, int, float], None]
+) -> StoreProcess | None:
     database = engine.url.database
     if not settings.writer_process or (
         engine.dialect.name == "sqlite" and database in (None, "", ":memory:")
@@ -174,6 +176,7 @@ def _store_process(settings: Settings, engine: Engine) -> StoreProcess | None:
         sqlite_synchronous=settings.sqlite_synchronous,
         log_level=settings.log_level,
         max_group_events=settings.writer_max_batch_events,
+        on_commit=on_commit,
     )
 
 

@@ -145,6 +145,29 @@ async def _in_flight(writer: GroupWriter, groups: int) -> None:
     await _until(lambda: writer._in_flight == groups)
 
 
+async def test_batches_leave_for_the_child_at_once_and_single_events_of_one_pass_together(
+    settings: Settings, engine: Engine, tenant: Tenant
+) -> None:
+    client = app_client(settings, engine, writer_process=True)
+    async with client:
+        services = client.app.state.services
+        writer, registry = services.writer, services.metrics.registry
+        commits = writer.groups_committed
+        batches = [[pending_event(tenant, f"b{n}-{i}") for i in range(60)] for n in range(3)]
+        # Started in one pass of the event loop: each batch still leaves on its own.
+        await asyncio.gather(*(writer.write(batch, []) for batch in batches))
+        assert writer.groups_committed - commits == 3
+        commits = writer.groups_committed
+        singles = [[pending_event(tenant, f"s{n}")] for n in range(5)]
+        answers = await asyncio.gather(*(writer.write(one, []) for one in singles))
+        assert writer.groups_committed - commits == 1  # one group for the pass's five
+        assert [o.status.value for (o,) in answers] == ["accepted"] * 5
+        # The child's commits, as the metrics count them: every request and event once.
+        assert registry.get_sample_value("croupier_writer_group_requests_sum") == 3 + 5
+        assert registry.get_sample_value("croupier_writer_group_events_sum") == 3 * 60 + 5
+    assert len(stored_events(engine)) == 185
+
+
 # These tests hold SQLite's writers' lock (as another writing process would) to keep the
 # child busy: SQLite only.
 holds_the_writers_lock = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

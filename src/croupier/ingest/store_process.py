@@ -24,8 +24,9 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -52,10 +53,11 @@ class StoreProcessError(RuntimeError):
 class StoreProcess:
     """``await write(events, rejections)`` like ``EventStore.write``, run by a child process.
 
-    Groups are pipelined: the next group is sent while the child commits the one before, so
-    the child never waits for the server to answer and regroup. The child writes them in
-    the order sent, and its answers come back in that order. The server's side is all on
-    the event loop (no threads to hand the GIL to and fro on every group).
+    Each group is sent as soon as it is ready, while the child commits the ones before; the
+    child commits together whatever reached it meanwhile, in the order sent, and answers a
+    commit's groups in one message, in that order. ``on_commit(groups, events, seconds)``
+    is told of each of its commits. The server's side is all on the event loop (no threads
+    to hand the GIL to and fro on every group).
     """
 
     def __init__(
@@ -65,8 +67,10 @@ class StoreProcess:
         sqlite_synchronous: str,
         log_level: str,
         max_group_events: int,
+        on_commit: Callable[[int, int, float], None] | None = None,
     ) -> None:
         self._args = (database_url, sqlite_synchronous, log_level, max_group_events)
+        self._on_commit = on_commit
         self._insert = EVENT_INSERTS[
             "sqlite" if database_url.startswith("sqlite") else "postgresql"
         ]
@@ -92,6 +96,18 @@ class StoreProcess:
     async def write(
         self, events: Sequence[PendingEvent], rejections: Sequence[dict[str, Any]]
     ) -> list[Outcome]:
+        return await self.send(events, rejections)
+
+    def send(
+        self,
+        events: Sequence[PendingEvent],
+        rejections: Sequence[dict[str, Any]],
+        *,
+        requests: int = 1,
+    ) -> Coroutine[Any, Any, list[Outcome]]:
+        """Send a group of ``requests`` requests' events now, and return what awaits their
+        outcomes. The group leaves before this returns, unless a child is being started:
+        then it follows, in the order sent."""
         params = self._insert.params
         wire: list[_Wire] = [
             (
@@ -103,14 +119,15 @@ class StoreProcess:
             )
             for event in events
         ]
-        request = pickle.dumps((wire, list(rejections)), protocol=pickle.HIGHEST_PROTOCOL)
+        request = pickle.dumps((wire, list(rejections), requests), protocol=pickle.HIGHEST_PROTOCOL)
+        child = self._child
+        if child is None or child.gone or self._starting.locked():
+            return self._send_when_ready(request)
+        return _outcomes(child.post(request))
+
+    async def _send_when_ready(self, request: bytes) -> list[Outcome]:
         child = await self._ready_child()
-        kind, value = pickle.loads(await child.exchange(request))
-        if kind == "ok":
-            return [Outcome(Status(status), event_id, errors) for status, event_id, errors in value]
-        if kind == "unavailable":
-            raise StoreUnavailable(value)
-        raise StoreProcessError(value)
+        return await _outcomes(child.post(request))
 
     async def _ready_child(self) -> _Child:
         async with self._starting:
@@ -123,7 +140,7 @@ class StoreProcess:
             self._child = None
             process, sock = await asyncio.to_thread(self._spawn)
             reader, writer = await asyncio.open_unix_connection(sock=sock)
-            self._child = _Child(process, reader, writer)
+            self._child = _Child(process, reader, writer, self._on_commit)
             self.started += 1
             return self._child
 
@@ -154,6 +171,9 @@ class StoreProcess:
         return process, ours
 
 
+_Reply = tuple[str, Any]  # ("ok", outcomes) | ("unavailable", text) | ("error", text)
+
+
 class _Child:
     """One child process and its socket. Messages are framed as multiprocessing's
     ``Connection`` frames them (a 4-byte big-endian length), which the child reads with."""
@@ -163,24 +183,29 @@ class _Child:
         process: subprocess.Popen[bytes],
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        on_commit: Callable[[int, int, float], None] | None,
     ) -> None:
         self.process = process
         self.gone = False
         self._writer = writer
-        self._waiting: deque[asyncio.Future[bytes]] = deque()
+        self._on_commit = on_commit
+        self._waiting: deque[asyncio.Future[_Reply]] = deque()
         self._reading = asyncio.create_task(self._read(reader), name="croupier-store-read")
 
-    async def exchange(self, request: bytes) -> bytes:
+    def post(self, request: bytes) -> asyncio.Future[_Reply]:
+        """Write a group to the child now; the future holds its reply. Not drained: what
+        the socket cannot take yet waits in the transport, bounded by the writer's limit
+        on requests in flight."""
+        answer: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
         if self.gone:
-            raise StoreUnavailable("the store process stopped; retry")
-        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            answer.set_exception(StoreUnavailable("the store process stopped; retry"))
+            return answer
+        # Not gone: the reader has yet to fail its waiters, so it will fail this one too if
+        # the child dies.
         self._waiting.append(answer)
-        try:
+        with contextlib.suppress(ConnectionError, RuntimeError):
             self._writer.write(_FRAME.pack(len(request)) + request)
-            await self._writer.drain()
-        except (ConnectionError, RuntimeError):
-            pass  # the child is gone: the reader fails every waiter, this one included
-        return await answer
+        return answer
 
     async def close(self) -> None:
         """Ask the child to stop after the groups it was sent, and wait for it."""
@@ -199,10 +224,13 @@ class _Child:
         try:
             while True:
                 (size,) = _FRAME.unpack(await reader.readexactly(_FRAME.size))
-                reply = await reader.readexactly(size)
-                answer = self._waiting.popleft()
-                if not answer.done():
-                    answer.set_result(reply)
+                replies, (groups, events, seconds) = pickle.loads(await reader.readexactly(size))
+                for reply in replies:
+                    answer = self._waiting.popleft()
+                    if not answer.done():
+                        answer.set_result(reply)
+                if self._on_commit is not None:
+                    self._on_commit(groups, events, seconds)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -216,6 +244,15 @@ class _Child:
 
 
 _FRAME = struct.Struct("!i")
+
+
+async def _outcomes(answer: Awaitable[_Reply]) -> list[Outcome]:
+    kind, value = await answer
+    if kind == "ok":
+        return [Outcome(Status(status), event_id, errors) for status, event_id, errors in value]
+    if kind == "unavailable":
+        raise StoreUnavailable(value)
+    raise StoreProcessError(value)
 
 
 def _serve(fd: int) -> None:
@@ -243,10 +280,15 @@ def _serve(fd: int) -> None:
             if received is None:
                 return
             groups, last = received
+            started = time.perf_counter()
             replies = _write_groups(store, groups, columns)
+            commit = (
+                sum(requests for _wire, _rejections, requests in groups),
+                sum(len(wire) for wire, _rejections, _requests in groups),
+            )
+            answer = (replies, (*commit, time.perf_counter() - started))
             try:
-                for reply in replies:
-                    conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+                conn.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
             except OSError:  # the server died after sending: nobody is left to answer
                 return
             if last:
@@ -280,17 +322,15 @@ def _receive(conn: Connection, max_events: int) -> tuple[list[Any], bool] | None
     return groups, False
 
 
-def _write_groups(
-    store: EventStore, groups: list[Any], columns: list[str]
-) -> list[tuple[str, Any]]:
+def _write_groups(store: EventStore, groups: list[Any], columns: list[str]) -> list[_Reply]:
     """One transaction for all the groups; one reply per group, in order. If the store
     refuses the whole (one group's data, most likely), each group is written alone, so
     only the one at fault fails."""
-    events = [_pending(wire, columns) for wire, _rejections in groups]
+    events = [_pending(wire, columns) for wire, _rejections, _requests in groups]
     try:
         outcomes = store.write(
             [event for group in events for event in group],
-            [row for _wire, rejections in groups for row in rejections],
+            [row for _wire, rejections, _requests in groups for row in rejections],
         )
     except StoreUnavailable as exc:
         return [("unavailable", str(exc))] * len(groups)
@@ -300,7 +340,7 @@ def _write_groups(
             return [("error", f"{type(exc).__name__}: {exc}")]
         log.warning("group write failed (%s); committing its groups one by one", exc)
         return [reply for group in groups for reply in _write_groups(store, [group], columns)]
-    replies: list[tuple[str, Any]] = []
+    replies: list[_Reply] = []
     start = 0
     for group in events:
         end = start + len(group)
