@@ -190,6 +190,25 @@ async def test_groups_sent_while_the_child_is_busy_are_each_answered(
 
 
 @holds_the_writers_lock
+@pytest.mark.parametrize("writer_process", [False, True], ids=["thread", "process"])
+async def test_stopping_waits_for_the_group_in_flight(
+    settings: Settings, engine: Engine, tenant: Tenant, writer_process: bool
+) -> None:
+    client = app_client(settings, engine, writer_process=writer_process)
+    async with client:
+        writer = client.app.state.services.writer
+        with writers_lock_held(engine):
+            sends = [writer.write([pending_event(tenant, "w")], [])]
+            (write,) = await one_group_each(writer, sends)
+            stopping = asyncio.ensure_future(writer.stop())
+            await asyncio.sleep(0.2)
+            assert not stopping.done()  # the group waits for the lock, and stop() for it
+        await asyncio.wait_for(stopping, timeout=10)
+        assert [o.status.value for o in await write] == ["accepted"]
+    assert [e.transaction_id for e in stored_events(engine)] == ["w"]
+
+
+@holds_the_writers_lock
 async def test_a_group_the_store_refuses_fails_alone_in_a_merged_commit(
     settings: Settings, engine: Engine, tenant: Tenant, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -51,7 +51,7 @@ class StoreProcessError(RuntimeError):
 
 
 class StoreProcess:
-    """``await write(events, rejections)`` like ``EventStore.write``, run by a child process.
+    """``await send(events, rejections)`` like ``EventStore.write``, run by a child process.
 
     Each group is sent as soon as it is ready, while the child commits the ones before; the
     child commits together whatever reached it meanwhile, in the order sent, and answers a
@@ -92,11 +92,6 @@ class StoreProcess:
     def pid(self) -> int | None:
         child = self._child
         return None if child is None else int(child.process.pid)
-
-    async def write(
-        self, events: Sequence[PendingEvent], rejections: Sequence[dict[str, Any]]
-    ) -> list[Outcome]:
-        return await self.send(events, rejections)
 
     def send(
         self,

@@ -80,7 +80,7 @@ class GroupWriter:
 
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
-        while self._in_flight:  # requests sent to the process, answered before it stops
+        while self._in_flight:  # every request taken is answered before the writer stops
             self._drained.clear()
             await self._drained.wait()
         self._sending = False
@@ -139,9 +139,13 @@ class GroupWriter:
                 asyncio.get_running_loop().call_soon(self._send_pending)
             return await job.future
         finally:
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._drained.set()
+            self._landed()
+
+    def _landed(self) -> None:
+        """One less in flight; stop() waits for none."""
+        self._in_flight -= 1
+        if not self._in_flight:
+            self._drained.set()
 
     def _send_pending(self) -> None:
         self._send_scheduled = False
@@ -208,7 +212,7 @@ class GroupWriter:
         try:
             await self._commit(jobs)
         finally:
-            self._in_flight -= 1
+            self._landed()
             self._slots.release()
             for _ in jobs:
                 self._queue.task_done()
