@@ -154,20 +154,34 @@ class GroupWriter:
             self._deliver_later(jobs)
 
     def _deliver_later(self, jobs: list[_Job]) -> None:
-        assert self.process is not None
-        events = [event for job in jobs for event in job.events]
-        rejections = [row for job in jobs for row in job.rejections]
         try:
-            answer = self.process.send(events, rejections, requests=len(jobs))
+            answer = self._send_group(jobs)
         except Exception as exc:  # not encodable: nothing was sent
             log.exception("group could not be sent")
             _fail(jobs, exc)
             return
-        task = asyncio.create_task(self._deliver(jobs, answer))
+        task = asyncio.create_task(self._settle(jobs, answer, self._resend))
         self._commits.add(task)
         task.add_done_callback(self._commits.discard)
 
-    async def _deliver(self, jobs: list[_Job], answer: Awaitable[list[Outcome]]) -> None:
+    def _send_group(self, jobs: list[_Job]) -> Awaitable[list[Outcome]]:
+        assert self.process is not None
+        events, rejections = _merged(jobs)
+        return self.process.send(events, rejections, requests=len(jobs))
+
+    async def _resend(self, jobs: list[_Job]) -> list[Outcome]:
+        return await self._send_group(jobs)
+
+    async def _settle(
+        self,
+        jobs: list[_Job],
+        answer: Awaitable[list[Outcome]],
+        again: Callable[[list[_Job]], Awaitable[list[Outcome]]],
+    ) -> None:
+        """Hand each request of a group its outcomes, or the group's failure. A failure
+        that is not the store's is one request's data, most likely: each request is then
+        written alone (``again``), so only the one at fault fails (nothing of the failed
+        group was kept)."""
         try:
             outcomes = await answer
         except StoreUnavailable as exc:  # every waiting request must hear about it
@@ -178,10 +192,9 @@ class GroupWriter:
                 log.exception("group write failed")
                 _fail(jobs, exc)
                 return
-            # One request's data, most likely: each request alone, so only that one fails.
-            log.warning("group write failed (%s); sending its requests one by one", exc)
+            log.warning("group write failed (%s); writing its requests one by one", exc)
             for job in jobs:
-                self._deliver_later([job])
+                await self._settle([job], again([job]), again)
             return
         self.groups_committed += 1
         _answer(jobs, outcomes)
@@ -210,19 +223,21 @@ class GroupWriter:
 
     async def _commit_group(self, jobs: list[_Job]) -> None:
         try:
-            await self._commit(jobs)
+            await self._settle(jobs, self._write_on_thread(jobs), self._write_on_thread)
         finally:
             self._landed()
             self._slots.release()
             for _ in jobs:
                 self._queue.task_done()
 
-    async def _write(
-        self, events: list[PendingEvent], rejections: list[dict[str, Any]]
-    ) -> tuple[list[Outcome], float]:
-        return await asyncio.get_running_loop().run_in_executor(
+    async def _write_on_thread(self, jobs: list[_Job]) -> list[Outcome]:
+        events, rejections = _merged(jobs)
+        outcomes, seconds = await asyncio.get_running_loop().run_in_executor(
             self._executor, self._timed_write, events, rejections
         )
+        if self._on_commit is not None:
+            self._on_commit(len(jobs), len(events), seconds)
+        return outcomes
 
     def _timed_write(
         self, events: list[PendingEvent], rejections: list[dict[str, Any]]
@@ -232,29 +247,10 @@ class GroupWriter:
         outcomes = self.store.write(events, rejections)
         return outcomes, time.perf_counter() - started
 
-    async def _commit(self, jobs: list[_Job]) -> None:
-        events = [event for job in jobs for event in job.events]
-        rejections = [row for job in jobs for row in job.rejections]
-        try:
-            outcomes, seconds = await self._write(events, rejections)
-        except StoreUnavailable as exc:  # every waiting request must hear about it
-            _fail(jobs, exc)
-            return
-        except Exception as exc:
-            if len(jobs) == 1:
-                log.exception("group write failed")
-                _fail(jobs, exc)
-                return
-            # Not the store's fault: one request's data, most likely. Commit each request
-            # alone, so only the one at fault fails (nothing of the failed group was kept).
-            log.warning("group write failed (%s); committing its requests one by one", exc)
-            for job in jobs:
-                await self._commit([job])
-            return
-        self.groups_committed += 1
-        if self._on_commit is not None:
-            self._on_commit(len(jobs), len(events), seconds)
-        _answer(jobs, outcomes)
+
+def _merged(jobs: list[_Job]) -> tuple[list[PendingEvent], list[dict[str, Any]]]:
+    """A group's events and rejections, request after request."""
+    return [e for job in jobs for e in job.events], [r for job in jobs for r in job.rejections]
 
 
 def _answer(jobs: list[_Job], outcomes: list[Outcome]) -> None:
