@@ -98,7 +98,7 @@ class StoreProcess:
         events: Sequence[PendingEvent],
         rejections: Sequence[dict[str, Any]],
         *,
-        requests: int = 1,
+        requests: int,
     ) -> Coroutine[Any, Any, list[Outcome]]:
         """Send a group of ``requests`` requests' events now, and return what awaits their
         outcomes. The group leaves before this returns, unless a child is being started:

@@ -54,7 +54,6 @@ class GroupWriter:
         self.process = process
         self._on_commit = on_commit
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
-        self._queue_size = queue_size
         self._max_group_events = max_group_events
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="croupier-writer")
         self._task: asyncio.Task[None] | None = None
@@ -125,7 +124,7 @@ class GroupWriter:
         much CPU per event)."""
         if not self._sending:
             raise StoreUnavailable("the writer is not running")
-        if self._in_flight >= self._queue_size:
+        if self._in_flight >= self._queue.maxsize:
             raise WriterOverloaded("the write queue is full")
         job = _Job(events, rejections, asyncio.get_running_loop().create_future())
         self._pending.append(job)
