@@ -39,11 +39,16 @@ def rejected(engine: Engine) -> list[RejectedEvent]:
 
 def pending_event(tenant: Tenant, transaction_id: str) -> PendingEvent:
     """A valid DataPulse deposit of the tenant's, as the writer receives it."""
-    wire = jsoncodec.decode(jsoncodec.encode(dp_event(transaction_id=transaction_id)))
+    return pending_of(tenant, dp_event(transaction_id=transaction_id))
+
+
+def pending_of(tenant: Tenant, payload: dict[str, Any]) -> PendingEvent:
+    """A valid DataPulse event of the tenant's, as the writer receives it."""
+    wire = jsoncodec.decode(jsoncodec.encode(payload))
     draft = datapulse.parse(wire, future_limit=datetime.now(UTC) + timedelta(days=1))
     assert not isinstance(draft, list)
     row = event_row(draft, tenant.ingest_key(), source="http", received_at=datetime.now(UTC))
-    return PendingEvent(row, "transaction_id", "test", None)
+    return PendingEvent(row, draft.key_field, "test", None)
 
 
 def dp_event(**fields: Any) -> dict[str, Any]:
@@ -57,3 +62,13 @@ def dp_event(**fields: Any) -> dict[str, Any]:
     }
     event.update(fields)
     return {key: value for key, value in event.items() if value is not None}
+
+
+def bet(tx: str, **fields: object) -> dict[str, object]:
+    """A DataPulse bet (add bet_result and bet_result_amount for pattern A)."""
+    return dp_event(event_name="bet", transaction_id=tx, amount=5, game_type="slot", **fields)
+
+
+def settle(tx: str, parent: str, name: str = "win", amount: object = 3) -> dict[str, object]:
+    """A DataPulse win or loss of bet ``parent`` (pattern B)."""
+    return dp_event(event_name=name, transaction_id=tx, parent_transaction_id=parent, amount=amount)

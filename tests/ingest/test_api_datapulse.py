@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from helpers import count_rejected, dp_event, headers, stored_events
+from helpers import bet, count_rejected, dp_event, headers, settle, stored_events
 from sqlalchemy.engine import Engine
 
 from factories import Tenant
@@ -167,14 +167,6 @@ async def test_batch_limit_is_configurable(
         batch = [dp_event(transaction_id=f"t{i}") for i in range(3)]
         response = await client.post("/v2/s2s/batch", json=batch, headers=headers(tenant.key))
     assert response.status_code == 413
-
-
-def bet(tx: str, **fields: object) -> dict[str, object]:
-    return dp_event(event_name="bet", transaction_id=tx, amount=5, game_type="slot", **fields)
-
-
-def settle(tx: str, parent: str, name: str = "win", amount: object = 3) -> dict[str, object]:
-    return dp_event(event_name=name, transaction_id=tx, parent_transaction_id=parent, amount=amount)
 
 
 async def test_pattern_a_then_pattern_b_is_a_double_settlement(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import operator
 from collections import defaultdict
@@ -249,6 +250,8 @@ def _double_settlements(conn: Connection, events: Sequence[PendingEvent]) -> dic
             settlements.setdefault((row["operator_id"], row["parent_transaction_id"]), position)
     if not settled_bets and not settlements:
         return {}
+    if conn.dialect.name == "postgresql":
+        _hold_bets(conn, {*settled_bets, *settlements})
     stored_a = _stored_pattern_a(conn, set(settlements))
     stored_b = _stored_pattern_b(conn, set(settled_bets))
     conflicts: dict[int, FieldError] = {}
@@ -270,6 +273,27 @@ def _double_settlements(conn: Connection, events: Sequence[PendingEvent]) -> dic
                 f"bet {bet[1]!r} is already settled by a separate win/loss (pattern B)",
             )
     return conflicts
+
+
+def _hold_bets(conn: Connection, bets: set[tuple[str, str]]) -> None:
+    """PostgreSQL: hold each bet's advisory lock until this transaction ends, before looking
+    for its other settlement. Writers run concurrently there (``serve --workers N``,
+    ``croupier consume``), and under READ COMMITTED neither of two open transactions sees
+    the other's rows: a pattern A bet and a pattern B win/loss of one bet, written at the
+    same moment, were both accepted. The second now waits for the first to commit, then
+    finds its row. Each takes its locks in one order, so two writers never deadlock on them.
+    (SQLite's writers take the database's write lock at BEGIN: one at a time already.)"""
+    keys = sorted({_bet_lock(operator_id, transaction_id) for operator_id, transaction_id in bets})
+    conn.exec_driver_sql(
+        "SELECT pg_advisory_xact_lock(key) FROM unnest(%s::bigint[]) AS key", (keys,)
+    )
+
+
+def _bet_lock(operator_id: str, transaction_id: str) -> int:
+    digest = hashlib.blake2b(
+        f"croupier.bet\x1f{operator_id}\x1f{transaction_id}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _by_operator(pairs: set[tuple[str, str]]) -> dict[str, list[str]]:
