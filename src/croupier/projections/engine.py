@@ -19,9 +19,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol, TypeAlias
 
-from sqlalchemy import JSON, Boolean, Table, delete, func, select, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -34,6 +46,7 @@ from croupier.kit.db import (
     derived_session,
     is_unavailable,
 )
+from croupier.kit.timeparse import utcnow
 from croupier.projections.models import Checkpoint
 from croupier.tenancy.models import Operator
 
@@ -59,14 +72,15 @@ class OperatorSettings:
     session_gap: timedelta
 
 
+_OPERATORS = select(Operator.id, Operator.currency, Operator.session_gap_minutes)
+
+
 class Context:
     """What handlers may need beyond the events: per-operator settings, read once a batch."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        rows = session.execute(
-            select(Operator.id, Operator.currency, Operator.session_gap_minutes)
-        ).all()
+        rows = session.connection().execute(_OPERATORS).all()
         self._operators = {
             row.id: OperatorSettings(row.currency, timedelta(minutes=row.session_gap_minutes))
             for row in rows
@@ -135,9 +149,9 @@ class Projector:
             if live:
                 self._apply(session, live)
             last = rows[-1]
-            checkpoint.tx_id, checkpoint.seq = last.tx_id, last.seq
-            checkpoint.events += len(live)
-            checkpoint.updated_at = datetime.now(UTC)
+            self._save_checkpoint(
+                session, Position(last.tx_id, last.seq, checkpoint.events + len(live))
+            )
         result = BatchResult(
             len(rows), len(live), last.received_at, more=len(rows) == self.batch_size
         )
@@ -188,10 +202,10 @@ class Projector:
         """Rebuild every projection from the log (or one operator's, in one transaction)."""
         if operator_id is None:
             with derived_session(self.engine) as session, session.begin():
-                checkpoint = self._lock_checkpoint(session)
+                self._lock_checkpoint(session)
                 for table in self._tables():
                     session.execute(delete(table))
-                checkpoint.tx_id = checkpoint.seq = checkpoint.events = 0
+                self._save_checkpoint(session, Position(0, 0, 0))
             return self.drain()
         applied = 0
         with derived_session(self.engine) as session, session.begin():
@@ -222,18 +236,31 @@ class Projector:
         for handler in self.handlers:
             handler.apply(session, rows, context)
 
-    def _lock_checkpoint(self, session: Session) -> Checkpoint:
-        query = select(Checkpoint).where(Checkpoint.name == self.name)
-        if self.postgres:  # serializes projectors across processes; SQLite's BEGIN IMMEDIATE does
-            query = query.with_for_update()
-        checkpoint = session.scalars(query).one_or_none()
-        if checkpoint is None:
-            checkpoint = Checkpoint(
-                name=self.name, tx_id=0, seq=0, events=0, updated_at=datetime.now(UTC)
-            )
-            session.add(checkpoint)
-            session.flush()
-        return checkpoint
+    def _lock_checkpoint(self, session: Session) -> Position:
+        """The checkpoint, locked for this transaction (created at the log's start). In
+        Core: the ORM's load and unit of work cost more than a 50-event batch's read."""
+        connection = session.connection()
+        # FOR UPDATE serializes projectors across processes; SQLite's BEGIN IMMEDIATE does.
+        found = connection.execute(_LOCK[self.postgres], {"name": self.name}).first()
+        if found is not None:
+            return Position(*found)
+        connection.execute(
+            insert(Checkpoint),
+            {"name": self.name, "tx_id": 0, "seq": 0, "events": 0, "updated_at": utcnow()},
+        )
+        return Position(0, 0, 0)
+
+    def _save_checkpoint(self, session: Session, position: Position) -> None:
+        session.connection().execute(
+            _SAVE,
+            {
+                "checkpoint": self.name,
+                "tx_id": position.tx_id,
+                "seq": position.seq,
+                "events": position.events,
+                "updated_at": utcnow(),
+            },
+        )
 
     def _read(
         self,
@@ -243,37 +270,78 @@ class Projector:
         limit: int,
         *,
         operator_id: str | None = None,
-        upto: Checkpoint | None = None,
+        upto: Position | None = None,
     ) -> list[EventRow]:
-        query = select(*COLUMNS).limit(limit)
+        """The next ``limit`` events after (tx_id, seq), as driver SQL built once per shape:
+        building and compiling the SELECT of 30 columns cost about 0.5 ms a batch."""
+        sql = _read_sql(self.engine.dialect.name, operator_id is not None, upto is not None)
+        params: list[Any] = [tx_id, seq] if self.postgres else [seq]
         if operator_id is not None:
-            query = query.where(Event.operator_id == operator_id)
-        if self.postgres:
-            horizon = session.execute(
-                text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            ).scalar_one()
-            position = text("(events.tx_id, events.seq) > (:tx_id, :seq)").bindparams(
-                tx_id=tx_id, seq=seq
-            )
-            query = query.where(position, Event.tx_id < horizon, Event.tx_id > 0)
-            if upto is not None:
-                bound = text("(events.tx_id, events.seq) <= (:upto_tx, :upto_seq)").bindparams(
-                    upto_tx=upto.tx_id, upto_seq=upto.seq
-                )
-                query = query.where(bound)
-            query = query.order_by(Event.tx_id, Event.seq)
-        else:
-            query = query.where(Event.seq > seq).order_by(Event.seq)
-            if upto is not None:
-                query = query.where(Event.seq <= upto.seq)
-        # Core, not the ORM (its loading costs per row), and the driver's own rows, converted
-        # a column at a time: SQLAlchemy's result processors cost Python calls per value.
-        result = session.connection().execute(query)
-        try:
-            fetched = result.cursor.fetchall()
-        finally:
-            result.close()
+            params.append(operator_id)
+        if upto is not None:
+            params += [upto.tx_id, upto.seq] if self.postgres else [upto.seq]
+        params.append(limit)
+        # The driver's own rows, converted a column at a time: SQLAlchemy's result
+        # processors cost Python calls per value.
+        fetched = session.connection().exec_driver_sql(sql, tuple(params)).cursor.fetchall()
         return decode_events(fetched, self.engine.dialect.name)
+
+
+@dataclass
+class Position:
+    """Where the projector stands in the log: the last event applied, as (tx_id, seq), and
+    the live events applied so far (the checkpoint row, ``projection_checkpoints``)."""
+
+    tx_id: int
+    seq: int
+    events: int
+
+
+_LOCK_SQLITE = select(Checkpoint.tx_id, Checkpoint.seq, Checkpoint.events).where(
+    Checkpoint.name == bindparam("name")
+)
+_LOCK = {False: _LOCK_SQLITE, True: _LOCK_SQLITE.with_for_update()}
+_SAVE = (
+    update(Checkpoint)
+    .where(Checkpoint.name == bindparam("checkpoint"))
+    .values(
+        tx_id=bindparam("tx_id"),
+        seq=bindparam("seq"),
+        events=bindparam("events"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+
+
+@lru_cache(maxsize=8)
+def _read_sql(dialect: str, by_operator: bool, upto: bool) -> str:
+    """The log's read in the projector's order. PostgreSQL: (tx_id, seq), only below the
+    oldest transaction still in flight (computed in the same statement, from its own
+    snapshot: every transaction below that snapshot's xmin has ended, so its rows are all
+    visible to it), so a row that commits late is never skipped. SQLite: seq, its one
+    writer at a time commits in that order."""
+    selected = ", ".join(f"events.{column.name}" for column in COLUMNS)
+    if dialect == "postgresql":
+        where = [
+            "(events.tx_id, events.seq) > (%s, %s)",
+            "events.tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            "events.tx_id > 0",
+        ]
+        if by_operator:
+            where.append("events.operator_id = %s")
+        if upto:
+            where.append("(events.tx_id, events.seq) <= (%s, %s)")
+        order, limit = "events.tx_id, events.seq", "%s"
+    else:
+        where = ["events.seq > ?"]
+        if by_operator:
+            where.append("events.operator_id = ?")
+        if upto:
+            where.append("events.seq <= ?")
+        order, limit = "events.seq", "?"
+    return (
+        f"SELECT {selected} FROM events WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {limit}"
+    )
 
 
 def decode_events(fetched: Sequence[Sequence[Any]], dialect: str) -> list[EventRow]:
