@@ -4,7 +4,6 @@ consume``) never both settle one DataPulse bet."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def _second_writer_while_first_is_open(
     engine: Engine, first: PendingEvent, second: PendingEvent
-) -> tuple[Outcome, Outcome, Callable[[], bool]]:
+) -> tuple[Outcome, Outcome, bool]:
     """The first event written in a transaction held open while another writer writes the
     second; returns both outcomes, and whether the second had to wait for the commit."""
     with ThreadPoolExecutor(max_workers=1) as pool, engine.connect() as conn:
@@ -31,7 +30,7 @@ def _second_writer_while_first_is_open(
         waited = not later.done()
         transaction.commit()
         [second_outcome] = later.result(timeout=30)
-    return first_outcome, second_outcome, lambda: waited
+    return first_outcome, second_outcome, waited
 
 
 @pytest.mark.parametrize(
@@ -54,7 +53,7 @@ def test_the_later_of_two_concurrent_settlements_of_one_bet_is_rejected(
         pg_engine, pending_of(tenant, first), pending_of(tenant, second)
     )
     assert accepted.status is Status.ACCEPTED
-    assert waited(), "the second writer must wait for the first one's commit"
+    assert waited, "the second writer must wait for the first one's commit"
     assert refused.status is Status.REJECTED
     assert [(e.field, e.code) for e in refused.errors] == [(field, "double_settlement")]
 
@@ -67,4 +66,4 @@ def test_writers_of_unrelated_bets_do_not_wait_for_each_other(pg_engine: Engine)
         pending_of(tenant, settle("w4", "b4")),
     )
     assert (first.status, second.status) == (Status.ACCEPTED, Status.ACCEPTED)
-    assert not waited()
+    assert not waited

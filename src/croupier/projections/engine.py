@@ -283,7 +283,11 @@ class Projector:
         params.append(limit)
         # The driver's own rows, converted a column at a time: SQLAlchemy's result
         # processors cost Python calls per value.
-        fetched = session.connection().exec_driver_sql(sql, tuple(params)).cursor.fetchall()
+        result = session.connection().exec_driver_sql(sql, tuple(params))
+        try:
+            fetched = result.cursor.fetchall()
+        finally:
+            result.close()
         return decode_events(fetched, self.engine.dialect.name)
 
 
@@ -297,10 +301,10 @@ class Position:
     events: int
 
 
-_LOCK_SQLITE = select(Checkpoint.tx_id, Checkpoint.seq, Checkpoint.events).where(
+_CHECKPOINT = select(Checkpoint.tx_id, Checkpoint.seq, Checkpoint.events).where(
     Checkpoint.name == bindparam("name")
 )
-_LOCK = {False: _LOCK_SQLITE, True: _LOCK_SQLITE.with_for_update()}
+_LOCK = {False: _CHECKPOINT, True: _CHECKPOINT.with_for_update()}
 _SAVE = (
     update(Checkpoint)
     .where(Checkpoint.name == bindparam("checkpoint"))
