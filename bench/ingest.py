@@ -2,12 +2,13 @@
 
     python -m bench.ingest [--stores sqlite,postgresql] [--seconds 10] [--workers 1] [--record]
 
-For each store it prints events/s, requests/s, p50/p95/p99 latency, errors and the server's
-peak RSS per scenario, next to two ceilings measured in the same run on the same machine,
-each right before the scenario it is compared with: the HTTP ceiling (the same server stack
-answering a no-work endpoint) and the storage ceiling (the same rows bulk-inserted with the
-driver, no HTTP). After each scenario it checks
-that the store holds exactly as many events as the answers said were accepted.
+For each store it prints events/s, requests/s, p50/p95/p99 latency, errors, the server's
+peak RSS and its CPU time per event (the store process's share, and PostgreSQL's) per
+scenario, next to two ceilings measured in the same run on the same machine, each right
+before the scenario it is compared with: the HTTP ceiling (the same server stack answering
+a no-work endpoint) and the storage ceiling (the same rows bulk-inserted with the driver,
+no HTTP). After each scenario it checks that the store holds exactly as many events as the
+answers said were accepted.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
@@ -94,7 +95,11 @@ class Row:
     errors: int
     peak_rss_mb: float
     check: str
+    # CPU µs per event: the server's process group, of which its store processes, and
+    # PostgreSQL's processes (0 on SQLite).
     cpu_us_per_event: float = 0.0
+    store_cpu_us_per_event: float = 0.0
+    postgres_cpu_us_per_event: float = 0.0
     # Server processes; for the storage ceiling, those of the (idle) server it was measured beside.
     workers: int = 0
 
@@ -188,43 +193,68 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU time (user + system) used so far by a process group: a figure that, unlike
-    throughput, barely moves when other work shares the machine."""
-    ticks = 0
+class CpuTimes(NamedTuple):
+    """CPU time (user + system) used so far, in seconds: a figure that, unlike throughput,
+    barely moves when other work shares the machine. ``server``: the server's whole process
+    group; ``store``: the store processes among it; ``postgres``: every PostgreSQL process
+    on the machine (its backends do the store's work on the same two cores)."""
+
+    server: float
+    store: float
+    postgres: float
+
+    def __sub__(self, other: tuple[Any, ...]) -> CpuTimes:
+        return CpuTimes(*(mine - theirs for mine, theirs in zip(self, other, strict=True)))
+
+
+def cpu_times(pgid: int) -> CpuTimes:
+    ticks = [0, 0, 0]
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, ProcessLookupError, IndexError):
+            comm, fields = (entry / "stat").read_text().rsplit(")", 1)
+            used = int(fields.split()[11]) + int(fields.split()[12])  # utime, stime
+            if comm.endswith("(postgres"):
+                ticks[2] += used
+            elif os.getpgid(int(entry.name)) == pgid:
+                ticks[0] += used
+                if b"croupier.ingest.store_process" in (entry / "cmdline").read_bytes():
+                    ticks[1] += used
+        except (OSError, ProcessLookupError, IndexError, ValueError):
             continue
-    return ticks / os.sysconf("SC_CLK_TCK")
+    clock = os.sysconf("SC_CLK_TCK")
+    return CpuTimes(*(tick / clock for tick in ticks))
+
+
+def per_event(cpu: CpuTimes, events: float) -> tuple[float, float, float]:
+    return (
+        cpu.server * 1e6 / max(1, events),
+        cpu.store * 1e6 / max(1, events),
+        cpu.postgres * 1e6 / max(1, events),
+    )
 
 
 class RssSampler:
     """Peak resident memory of the server's process group (parent and workers), summed,
-    and the CPU time the group used while sampling."""
+    and the CPU time the group (and PostgreSQL) used while sampling."""
 
     def __init__(self, pgid: int) -> None:
         self.pgid = pgid
         self.peak_kb = 0
-        self.cpu_seconds = 0.0
+        self.cpu = CpuTimes(0.0, 0.0, 0.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> RssSampler:
-        self._cpu_start = group_cpu_seconds(self.pgid)
+        self._cpu_start = cpu_times(self.pgid)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.cpu_seconds = group_cpu_seconds(self.pgid) - self._cpu_start
+        self.cpu = cpu_times(self.pgid) - self._cpu_start
 
     def _run(self) -> None:
         members: list[Path] = []
@@ -309,7 +339,7 @@ def wrk_row(
     *,
     stored: int | None,
     peak_kb: int,
-    cpu_seconds: float,
+    cpu: CpuTimes,
 ) -> Row:
     seconds = result["duration_us"] / 1e6
     requests_per_s = result["requests"] / seconds
@@ -343,7 +373,7 @@ def wrk_row(
         errors,
         peak_kb / 1024,
         check,
-        cpu_seconds * 1e6 / max(1, (events_per_s * seconds)),
+        *per_event(cpu, events_per_s * seconds),
     )
 
 
@@ -384,7 +414,7 @@ def fixed_rate_row(
         result.errors,
         rss.peak_kb / 1024,
         check,
-        rss.cpu_seconds * 1e6 / max(1, result.ok),
+        *per_event(rss.cpu, result.ok),
     )
 
 
@@ -489,7 +519,7 @@ def bench_store(store: str, args: argparse.Namespace) -> list[Row]:
                         result,
                         stored=stored,
                         peak_kb=rss.peak_kb,
-                        cpu_seconds=rss.cpu_seconds,
+                        cpu=rss.cpu,
                     )
                     row.workers = workers
                     rows.append(row)
@@ -519,7 +549,7 @@ def bench_store(store: str, args: argparse.Namespace) -> list[Row]:
 
 HEADER = (
     "| store | workers | scenario | events/s | req/s | p50 ms | p95 ms | p99 ms | errors | "
-    "peak RSS MB | server CPU µs/event | stored = accepted |"
+    "peak RSS MB | server CPU µs/event (store process; PostgreSQL) | stored = accepted |"
 )
 
 
@@ -528,8 +558,17 @@ def format_row(row: Row) -> str:
         f"| {row.store} | {row.workers or '-'} | {row.scenario} | {row.events_per_s:,.0f} | "
         f"{row.requests_per_s:,.0f} | {row.p50_ms:.1f} | {row.p95_ms:.1f} | "
         f"{row.p99_ms:.1f} | {row.errors} | {row.peak_rss_mb:.0f} | "
-        f"{row.cpu_us_per_event:.0f} | {row.check} |"
+        f"{cpu_column(row)} | {row.check} |"
     )
+
+
+def cpu_column(row: Row) -> str:
+    if not row.cpu_us_per_event:
+        return "0"
+    parts = [f"{row.store_cpu_us_per_event:.0f}"]
+    if row.store == "postgresql":
+        parts.append(f"{row.postgres_cpu_us_per_event:.0f}")
+    return f"{row.cpu_us_per_event:.0f} ({'; '.join(parts)})"
 
 
 def print_row(row: Row) -> None:
