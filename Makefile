@@ -44,6 +44,7 @@ bench: install-dev ## ingest, projection and click benchmarks on SQLite and Post
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.ingest --record $(BENCH_ARGS)
 	$(BIN)/python -m bench.projection --record
+	$(BIN)/python -m bench.projection --record --events 20000 --batch 50  # the embedded projector's batches
 	$(BIN)/python -m bench.clicks --record
 
 clean: ## remove the virtualenv and local data
