@@ -244,7 +244,8 @@ def main() -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         block = [
             f"\n## Projection — {stamp}\n",
-            f"Machine: {machine()}. `python -m bench.projection --events {args.events}`: "
+            f"Machine: {machine()}. `python -m bench.projection --events {args.events}"
+            f"{'' if args.batch == DEFAULT_BATCH else f' --batch {args.batch}'}`: "
             "the log is filled first, then the projector folds it into every projection "
             "(one transaction per batch, checkpoint included); replay = rebuild from empty.\n",
             HEADER,
