@@ -213,8 +213,9 @@ def cpu_times(pgid: int) -> CpuTimes:
         if not entry.name.isdigit():
             continue
         try:
-            comm, fields = (entry / "stat").read_text().rsplit(")", 1)
-            used = int(fields.split()[11]) + int(fields.split()[12])  # utime, stime
+            comm, rest = (entry / "stat").read_text().rsplit(")", 1)
+            fields = rest.split()
+            used = int(fields[11]) + int(fields[12])  # utime, stime
             if comm.endswith("(postgres"):
                 ticks[2] += used
             elif os.getpgid(int(entry.name)) == pgid:

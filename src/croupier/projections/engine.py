@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Protocol, TypeAlias
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 from sqlalchemy import (
     JSON,
@@ -243,7 +243,7 @@ class Projector:
         # FOR UPDATE serializes projectors across processes; SQLite's BEGIN IMMEDIATE does.
         found = connection.execute(_LOCK[self.postgres], {"name": self.name}).first()
         if found is not None:
-            return Position(*found)
+            return Position._make(found)
         connection.execute(
             insert(Checkpoint),
             {"name": self.name, "tx_id": 0, "seq": 0, "events": 0, "updated_at": utcnow()},
@@ -291,8 +291,7 @@ class Projector:
         return decode_events(fetched, self.engine.dialect.name)
 
 
-@dataclass
-class Position:
+class Position(NamedTuple):
     """Where the projector stands in the log: the last event applied, as (tx_id, seq), and
     the live events applied so far (the checkpoint row, ``projection_checkpoints``)."""
 
