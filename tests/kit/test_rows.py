@@ -3,14 +3,17 @@ SQLAlchemy statements they replace, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from croupier.casino.models import ROUNDS
 from croupier.kit import rows
 from croupier.kit.db import create_db_engine
 from croupier.players.projection import MONEY
@@ -83,3 +86,64 @@ def test_an_overlong_value_is_refused_not_cut_short(pg_schema_url: str) -> None:
             rows.upsert(session, MONEY, [_money("alice", Decimal(1), currency="EURO-DOLLARS")])
     finally:
         engine.dispose()
+
+
+def test_times_and_amounts_read_back_as_sqlalchemys_own_reading(engine: Engine) -> None:
+    # The upsert and the lookup convert times and amounts themselves (cached, one call a
+    # value): what they store and read must be what the column types store and read.
+    paris = timezone(timedelta(hours=2))
+    started = [
+        datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 4, 0, tzinfo=paris),  # another zone, no microseconds
+    ]
+    written = [
+        _round(f"r{number}", moment, Decimal(amount))
+        for number, (moment, amount) in enumerate(zip(started, ["-0.10", "1E+2"], strict=True))
+    ]
+    with Session(engine) as session, session.begin():
+        rows.upsert(session, ROUNDS, written)
+    keys = [("op", "brand", "alice", f"r{number}") for number in range(len(written))]
+
+    with Session(engine) as session:
+        ours = rows.load(session, ROUNDS, keys)
+        theirs = {
+            tuple(row[:4]): dict(row._mapping)
+            for row in session.execute(select(ROUNDS).order_by(ROUNDS.c.round_ref))
+        }
+
+    assert ours == theirs
+    for key, moment in zip(keys, started, strict=True):
+        assert ours[key]["started_at"] == moment
+        assert ours[key]["started_at"].tzinfo is UTC
+    assert [str(ours[key]["stake"]) for key in keys] == ["-0.10", "100"]
+
+
+def _round(round_ref: str, started_at: datetime, stake: Decimal) -> dict[str, Any]:
+    return {
+        "operator_id": "op",
+        "brand_id": "brand",
+        "player_ref": "alice",
+        "round_ref": round_ref,
+        "format": "fasttrack",
+        "currency": "EUR",
+        "game_type": None,
+        "game_id": None,
+        "game_name": None,
+        "vendor": None,
+        "started_at": started_at,
+        "ended_at": started_at,
+        "stake": stake,
+        "payout": Decimal(0),
+        "ggr": stake,
+        "real_stake": None,
+        "bonus_stake": None,
+        "locked_stake": None,
+        "real_payout": None,
+        "bonus_payout": None,
+        "locked_payout": None,
+        "bets": 1,
+        "settlements": 0,
+        "rollbacks": 0,
+        "is_closed": False,
+        "is_rolled_back": False,
+    }

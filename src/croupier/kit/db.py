@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -86,6 +87,13 @@ class UtcDateTime(TypeDecorator[datetime]):
 def sqlite_utc_text(value: datetime) -> str:
     """The text ``UtcDateTime`` stores on SQLite, in one step (the driver-level writers)."""
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+@lru_cache(maxsize=16384)
+def sqlite_utc_moment(text: str) -> datetime:
+    """The aware datetime ``UtcDateTime`` reads back from SQLite's text (cached: a batch
+    reads the same moments again and again, its rounds', sessions' and days')."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _json_dumps(value: Any) -> str:

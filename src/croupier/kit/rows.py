@@ -17,6 +17,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
@@ -26,7 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
-from croupier.kit.db import UtcDateTime, sqlite_utc_text
+from croupier.kit.db import Money, UtcDateTime, sqlite_utc_moment, sqlite_utc_text
+from croupier.kit.money import decimal_text
 
 # Keys per statement: under both engines' parameter limits for keys of up to 8 columns.
 _CHUNK = 400
@@ -112,7 +114,7 @@ def values_joined(
         columns = list(zip(*fetched, strict=True)) or [() for _ in record._fields]
         for position, name in enumerate(record._fields):
             if name in results:
-                process = results[name].dialect_impl(dialect).result_processor(dialect, None)
+                process = _result_processor(results[name], dialect)
                 if process is not None:
                     columns[position] = tuple(map(process, columns[position]))
         found.extend(map(record._make, zip(*columns, strict=True)))
@@ -216,8 +218,7 @@ def _select_plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Se
         names=names,
         key_processors=tuple(_bind_processor(table.c[name].type, dialect) for name in columns),
         result_processors=tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in table.columns
+            _result_processor(column.type, dialect) for column in table.columns
         ),
         head=f"WITH k ({', '.join(columns)}) AS (VALUES ",
         tail=f") SELECT {selected} FROM k JOIN {table.name} t ON {on}",
@@ -301,14 +302,50 @@ def _element_type(column_type: TypeEngine[Any], dialect: Dialect) -> str:
 def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
     if dialect.name == "sqlite" and isinstance(column_type, UtcDateTime) and process:
-        # The same text in one C call instead of three Python ones: checked, not assumed.
+        # The same text in one call instead of the type's chain of three: checked, not assumed.
         samples = (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
         if all(_sqlite_utc_text(sample) == process(sample) for sample in samples):
             return _sqlite_utc_text
+    if dialect.name == "sqlite" and isinstance(column_type, Money) and process:
+        amounts = (Decimal("-12.3400"), Decimal("1E+3"), Decimal("0.000001"))
+        if all(decimal_text(amount) == process(amount) for amount in amounts):
+            return decimal_text
     return process
 
 
+def _result_processor(
+    column_type: TypeEngine[Any], dialect: Dialect
+) -> Callable[[Any], Any] | None:
+    process = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    if dialect.name == "sqlite" and isinstance(column_type, UtcDateTime) and process:
+        # SQLAlchemy's reads SQLite's text with a regular expression, then the type's own
+        # step sets the zone: one call instead, checked against it.
+        samples = ("2026-01-02 03:04:05.000006", "2026-01-02 03:04:05")
+        if all(_sqlite_utc_moment(sample) == process(sample) for sample in samples):
+            return _sqlite_utc_moment
+    amounts = ("-12.3400", "1000", "0.000001")
+    if (
+        dialect.name == "sqlite"
+        and isinstance(column_type, Money)
+        and process
+        and all(_decimal(text) == process(text) for text in amounts)
+    ):
+        return _decimal
+    return process
+
+
+def _sqlite_utc_moment(value: str | None) -> datetime | None:
+    return None if value is None else sqlite_utc_moment(value)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+@lru_cache(maxsize=16384)
 def _sqlite_utc_text(value: datetime | None) -> str | None:
+    # Cached: a batch writes the same moments many times (an activity's time is its
+    # round's start or end, its session's, its player-day's), 3 µs each to format.
     return None if value is None else sqlite_utc_text(value)
 
 

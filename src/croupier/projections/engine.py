@@ -45,6 +45,7 @@ from croupier.kit.db import (
     UtcDateTime,
     derived_session,
     is_unavailable,
+    sqlite_utc_moment,
 )
 from croupier.kit.timeparse import utcnow
 from croupier.projections.models import Checkpoint
@@ -359,7 +360,7 @@ def decode_events(fetched: Sequence[Sequence[Any]], dialect: str) -> list[EventR
 
 def _sqlite_moments(values: Sequence[str | None]) -> list[datetime | None]:
     # UtcDateTime stores naive UTC text on SQLite (kit.db.sqlite_utc_text).
-    return [None if v is None else datetime.fromisoformat(v).replace(tzinfo=UTC) for v in values]
+    return [None if v is None else sqlite_utc_moment(v) for v in values]
 
 
 def _decimals(values: Sequence[str | None]) -> list[Decimal | None]:
