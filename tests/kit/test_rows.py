@@ -3,7 +3,7 @@ SQLAlchemy statements they replace, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from croupier.casino.models import ROUNDS
 from croupier.kit import rows
 from croupier.kit.db import create_db_engine
 from croupier.players.projection import MONEY
+from croupier.reports.fx import FX_RATES
 
 
 def _money(player_ref: str, amount: Any, *, currency: str = "EUR") -> dict[str, Any]:
@@ -147,3 +148,21 @@ def _round(round_ref: str, started_at: datetime, stake: Decimal) -> dict[str, An
         "is_closed": False,
         "is_rolled_back": False,
     }
+
+
+def test_days_read_back_as_sqlalchemys_own_reading(engine: Engine) -> None:
+    days = [date(2026, 2, 28), date(1, 1, 1)]
+    with Session(engine) as session, session.begin():
+        rows.upsert(session, FX_RATES, [_rate(day) for day in days])
+    keys = [("op", day, "USD", "EUR") for day in days]
+
+    with Session(engine) as session:
+        ours = rows.load(session, FX_RATES, keys)
+        theirs = {tuple(row[:4]): dict(row._mapping) for row in session.execute(select(FX_RATES))}
+
+    assert ours == theirs
+    assert sorted(key[1] for key in ours) == sorted(days)
+
+
+def _rate(day: date) -> dict[str, Any]:
+    return {"operator_id": "op", "day": day, "currency": "USD", "quote_currency": "EUR", "rate": 1}

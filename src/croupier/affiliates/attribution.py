@@ -104,12 +104,16 @@ def recompute(session: Session, players: Iterable[PlayerKey]) -> None:
             _write(session, operator_id=operator_id, decided=decided)
 
 
+# The projector runs these once a batch or more: built once, with bound parameters, and run
+# on the session's connection (a select built anew through the ORM cost ~280 µs of Python a
+# run on the benchmark VM, a prebuilt one on the connection ~80; ~12 ms a 50-event batch).
+_SETTINGS = select(
+    Operator.attribution_window_days, Operator.attribution_freeze_at_first_deposit
+).where(Operator.id == bindparam("operator_id"))
+
+
 def operator_settings(session: Session, operator_id: str) -> Settings:
-    row = session.execute(
-        select(
-            Operator.attribution_window_days, Operator.attribution_freeze_at_first_deposit
-        ).where(Operator.id == operator_id)
-    ).one()
+    row = session.connection().execute(_SETTINGS, {"operator_id": operator_id}).one()
     return Settings(timedelta(days=row[0]), bool(row[1]))
 
 
@@ -132,6 +136,14 @@ _EVENT_COLUMNS = (
 _Fact = namedtuple("_Fact", [column.key for column in _EVENT_COLUMNS])  # type: ignore[misc]
 
 
+_SIGNALS = select(*_EVENT_COLUMNS).where(
+    Event.operator_id == bindparam("operator_id"),
+    Event.player_ref.in_(bindparam("refs", expanding=True)),
+    Event.is_test.is_(False),
+    Event.kind.not_in(_SILENT_KINDS) | Event.click_id.is_not(None) | Event.ip_address.is_not(None),
+)
+
+
 def _facts(found: Iterable[Any]) -> list[EventRow]:
     return list(map(_Fact._make, found))
 
@@ -142,16 +154,9 @@ def _load_facts(
     wanted = set(players)
     refs = sorted({ref for _, ref in players})
     facts = {player: Facts(events=[]) for player in players}
-    signal_rows = session.execute(
-        select(*_EVENT_COLUMNS).where(
-            Event.operator_id == operator_id,
-            Event.player_ref.in_(refs),
-            Event.is_test.is_(False),
-            Event.kind.not_in(_SILENT_KINDS)
-            | Event.click_id.is_not(None)
-            | Event.ip_address.is_not(None),
-        )
-    ).all()
+    signal_rows = (
+        session.connection().execute(_SIGNALS, {"operator_id": operator_id, "refs": refs}).all()
+    )
     for event in _facts(signal_rows):
         if (event.brand_id, event.player_ref) in wanted:
             facts[(event.brand_id, event.player_ref)].events.append(event)
@@ -261,43 +266,75 @@ _FIRST_EVENTS_PG = (
 )
 
 
+_OUR_CLICKS = select(Click.click_id, Click.affiliate_id).where(
+    Click.operator_id == bindparam("operator_id"),
+    Click.click_id.in_(bindparam("click_ids", expanding=True)),
+)
+
+
 def _our_clicks(session: Session, *, operator_id: str, click_ids: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     ordered = sorted(click_ids)
+    connection = session.connection()
     for start in range(0, len(ordered), _CHUNK):
-        query = select(Click.click_id, Click.affiliate_id).where(
-            Click.operator_id == operator_id, Click.click_id.in_(ordered[start : start + _CHUNK])
+        params = {"operator_id": operator_id, "click_ids": ordered[start : start + _CHUNK]}
+        found.update(
+            {row.click_id: row.affiliate_id for row in connection.execute(_OUR_CLICKS, params)}
         )
-        found.update({row.click_id: row.affiliate_id for row in session.execute(query)})
     return found
+
+
+_PROMO_CODES = select(PromoCode.code, PromoCode.affiliate_id).where(
+    PromoCode.operator_id == bindparam("operator_id"),
+    PromoCode.code.in_(bindparam("codes", expanding=True)),
+)
 
 
 def _promo_codes(session: Session, *, operator_id: str, codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
-    query = select(PromoCode.code, PromoCode.affiliate_id).where(
-        PromoCode.operator_id == operator_id, PromoCode.code.in_(sorted(codes))
+    params = {"operator_id": operator_id, "codes": sorted(codes)}
+    found = session.connection().execute(_PROMO_CODES, params)
+    return {row.code.upper(): row.affiliate_id for row in found}
+
+
+_OVERRIDES_TABLE: Table = AttributionOverride.__table__  # type: ignore[assignment]
+_OVERRIDES = (
+    select(_OVERRIDES_TABLE)
+    .where(
+        _OVERRIDES_TABLE.c.operator_id == bindparam("operator_id"),
+        _OVERRIDES_TABLE.c.player_ref.in_(bindparam("refs", expanding=True)),
     )
-    return {row.code.upper(): row.affiliate_id for row in session.execute(query)}
+    .order_by(_OVERRIDES_TABLE.c.created_at, _OVERRIDES_TABLE.c.id)
+)
 
 
 def _overrides(
     session: Session, *, operator_id: str, refs: list[str]
 ) -> dict[tuple[str, str], list[Override]]:
     found: dict[tuple[str, str], list[Override]] = defaultdict(list)
-    query = (
-        select(AttributionOverride)
-        .where(
-            AttributionOverride.operator_id == operator_id,
-            AttributionOverride.player_ref.in_(refs),
-        )
-        .order_by(AttributionOverride.created_at, AttributionOverride.id)
-    )
-    for row in session.scalars(query):
+    params = {"operator_id": operator_id, "refs": refs}
+    for row in session.connection().execute(_OVERRIDES, params):
         found[(row.brand_id, row.player_ref)].append(
             Override(row.id, row.affiliate_id, row.reason, row.key_id, row.created_at)
         )
     return found
+
+
+_CLICKS_FROM = select(
+    Click.seq,
+    Click.click_id,
+    Click.affiliate_id,
+    Click.ip_address,
+    Click.user_agent,
+    Click.clicked_at,
+).where(
+    Click.operator_id == bindparam("operator_id"),
+    Click.ip_address.in_(bindparam("ips", expanding=True)),
+    Click.clicked_at >= bindparam("since"),
+    Click.clicked_at <= bindparam("until"),
+    Click.is_bot.is_(False),
+)
 
 
 def _clicks_from(
@@ -306,22 +343,15 @@ def _clicks_from(
     """The operator's human clicks from these IPs in a time range, in one query a chunk."""
     found: list[ClickSeen] = []
     ordered = sorted(ips)
+    connection = session.connection()
     for start in range(0, len(ordered), _CHUNK):
-        query = select(
-            Click.seq,
-            Click.click_id,
-            Click.affiliate_id,
-            Click.ip_address,
-            Click.user_agent,
-            Click.clicked_at,
-        ).where(
-            Click.operator_id == operator_id,
-            Click.ip_address.in_(ordered[start : start + _CHUNK]),
-            Click.clicked_at >= since,
-            Click.clicked_at <= until,
-            Click.is_bot.is_(False),
-        )
-        found += [ClickSeen(*row) for row in session.execute(query)]
+        params = {
+            "operator_id": operator_id,
+            "ips": ordered[start : start + _CHUNK],
+            "since": since,
+            "until": until,
+        }
+        found += [ClickSeen(*row) for row in connection.execute(_CLICKS_FROM, params)]
     return found
 
 
@@ -344,7 +374,7 @@ def _write(
         {"operator_id": operator_id, "brand_id": brand_id, "player_ref": player_ref}
         for brand_id, player_ref in sorted(decided)
     ]
-    session.execute(_DELETE_CHANGES, keys)
+    session.connection().execute(_DELETE_CHANGES, keys)
     attributions: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     for key in keys:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from croupier.affiliates import management
@@ -335,29 +335,43 @@ def _has_started(history: list[tuple[date, str | None]] | None, day: date) -> bo
     return history is not None and bool(history) and history[0][0] <= day
 
 
+# Prebuilt: the projector loads the book every batch (a select built anew costs a few
+# hundred µs of Python, more than these small reads).
+_VERSIONS = (
+    select(
+        CommissionPlanVersion.id,
+        CommissionPlanVersion.plan_id,
+        CommissionPlanVersion.number,
+        CommissionPlanVersion.effective_from,
+        CommissionPlanVersion.terms,
+    )
+    .where(CommissionPlanVersion.operator_id == bindparam("operator_id"))
+    .order_by(CommissionPlanVersion.plan_id, CommissionPlanVersion.effective_from)
+)
+_ASSIGNMENTS = (
+    select(
+        CommissionAssignment.affiliate_id,
+        CommissionAssignment.brand_id,
+        CommissionAssignment.effective_from,
+        CommissionAssignment.plan_id,
+    )
+    .where(CommissionAssignment.operator_id == bindparam("operator_id"))
+    .order_by(CommissionAssignment.effective_from, CommissionAssignment.created_at)
+)
+
+
 def load_book(session: Session, *, operator_id: str) -> PlanBook:
     book = PlanBook()
-    query = (
-        select(CommissionPlanVersion)
-        .where(CommissionPlanVersion.operator_id == operator_id)
-        .order_by(CommissionPlanVersion.plan_id, CommissionPlanVersion.effective_from)
-    )
-    for row in session.scalars(query):
+    params = {"operator_id": operator_id}
+    # Through the session (not its connection): callers that add a plan or an assignment
+    # read the book back in the same unit of work, and the session flushes it first.
+    for row in session.execute(_VERSIONS, params):
         book.versions.setdefault(row.plan_id, []).append(
             Version(
                 row.id, row.plan_id, row.number, row.effective_from, plan_terms.from_json(row.terms)
             )
         )
-    assignments = session.execute(
-        select(
-            CommissionAssignment.affiliate_id,
-            CommissionAssignment.brand_id,
-            CommissionAssignment.effective_from,
-            CommissionAssignment.plan_id,
-        )
-        .where(CommissionAssignment.operator_id == operator_id)
-        .order_by(CommissionAssignment.effective_from, CommissionAssignment.created_at)
-    )
+    assignments = session.execute(_ASSIGNMENTS, params)
     for affiliate_id, brand_id, effective_from, plan_id in assignments:
         history = book.assignments.setdefault(affiliate_id, {}).setdefault(brand_id or "", [])
         history.append((effective_from, plan_id))

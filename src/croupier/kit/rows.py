@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Dialect, String, Table, bindparam, text
+from sqlalchemy import Date, Dialect, String, Table, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
@@ -182,7 +182,7 @@ def delete(session: Session, table: Table, keys: Iterable[tuple[Any, ...]]) -> N
     names = primary_key(table)
     params = [dict(zip(names, key, strict=True)) for key in sorted(set(keys))]
     if params:
-        session.execute(_delete_statement(table), params)
+        session.connection().execute(_delete_statement(table), params)
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,15 @@ def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[
         amounts = (Decimal("-12.3400"), Decimal("1E+3"), Decimal("0.000001"))
         if all(decimal_text(amount) == process(amount) for amount in amounts):
             return decimal_text
+    if dialect.name == "sqlite" and type(column_type) is Date and process:
+        days = (date(2026, 1, 2), date.min)
+        if all(_iso_day(day) == process(day) for day in days):
+            return _iso_day
     return process
+
+
+def _iso_day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _result_processor(
