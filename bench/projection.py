@@ -201,6 +201,7 @@ def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
         replay_started = time.perf_counter()
         replayed = projector.replay()
         replay_elapsed = time.perf_counter() - replay_started
+        projector.wait_for_statistics()
         engine.dispose()
     finally:
         cleanup()

@@ -184,6 +184,11 @@ class Projector:
             applied += self.run_until_caught_up()
         return applied
 
+    def wait_for_statistics(self) -> None:
+        """Until the ANALYZE it started in the background has finished: before its tables
+        are dropped (a benchmark's schema), which would otherwise deadlock with it."""
+        self._statistics.wait()
+
     def backlog(self) -> int:
         """Committed events after the checkpoint, whether or not they are readable yet."""
         with Session(self.engine) as session:
