@@ -199,7 +199,7 @@ def bench_store(store: str, args: argparse.Namespace, lua: Path) -> list[Row]:
                         result["p99_us"] / 1000,
                         result["socket_errors"] + result["timeouts"] + result["other"],
                         rss.peak_kb / 1024,
-                        rss.cpu_seconds * 1e6 / max(1, result["redirects"]),
+                        rss.cpu.server * 1e6 / max(1, result["redirects"]),
                         check,
                     )
                     print(format_row(row), flush=True)
@@ -265,7 +265,7 @@ def fixed_rate_clicks(
         result.percentile(99),
         result.errors,
         rss.peak_kb / 1024,
-        rss.cpu_seconds * 1e6 / max(1, result.ok),
+        rss.cpu.server * 1e6 / max(1, result.ok),
         check,
     )
 

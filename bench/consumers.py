@@ -42,7 +42,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bench.ingest import free_port, group_cpu_seconds, machine, make_key, prepare_store
+from bench.ingest import cpu_times, free_port, machine, make_key, prepare_store
 from croupier.events.models import Event
 from croupier.kit.db import create_db_engine
 
@@ -336,7 +336,7 @@ def bench(args: argparse.Namespace, workdir: Path, bootstrap: str | None) -> Res
             )
 
     def cpu() -> float:
-        return sum(group_cpu_seconds(process.pid) for process in processes)
+        return sum(cpu_times(process.pid).server for process in processes)
 
     began = time.perf_counter()
     cpu_before = cpu_at_first = cpu()
