@@ -166,3 +166,17 @@ def test_days_read_back_as_sqlalchemys_own_reading(engine: Engine) -> None:
 
 def _rate(day: date) -> dict[str, Any]:
     return {"operator_id": "op", "day": day, "currency": "USD", "quote_currency": "EUR", "rate": 1}
+
+
+@pytest.mark.parametrize(
+    ("count", "size"),
+    [(0, 0), (1, 1), (2, 2), (3, 4), (5, 8), (50, 64), (257, 400), (400, 400), (401, 401)],
+)
+def test_an_in_list_is_padded_to_a_bucket_with_the_same_values(count: int, size: int) -> None:
+    values = [f"p{number}" for number in range(count)]
+
+    padded = rows.padded(values, limit=400)
+
+    assert len(padded) == size
+    assert padded[:count] == values
+    assert set(padded) == set(values)

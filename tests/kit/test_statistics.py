@@ -133,3 +133,20 @@ def test_a_background_analyze_does_not_hold_up_the_writer(grows: Engine) -> None
     caller.join()
     refresher.wait()
     assert _estimated_rows(grows, "grows") == 50
+
+
+@pytest.mark.integration
+def test_the_check_keeps_the_statements_the_connection_prepared(grows: Engine) -> None:
+    # psycopg forgets every statement it prepared on a connection that runs ROLLBACK: the
+    # check shares the writer's and the projector's pooled connection, so it commits.
+    with grows.begin() as conn:
+        for _ in range(10):  # psycopg prepares a statement from its sixth execution
+            conn.exec_driver_sql("SELECT count(*) FROM grows WHERE n > %s", (0,))
+    refresher = StatisticsRefresher(grows, lambda: ["grows"])
+
+    refresher.count(1)
+
+    with grows.begin() as conn:
+        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+        statements = list(prepared.scalars())
+    assert any("FROM grows WHERE n > $1" in statement for statement in statements), statements

@@ -155,7 +155,9 @@ def _load_facts(
     refs = sorted({ref for _, ref in players})
     facts = {player: Facts(events=[]) for player in players}
     signal_rows = (
-        session.connection().execute(_SIGNALS, {"operator_id": operator_id, "refs": refs}).all()
+        session.connection()
+        .execute(_SIGNALS, {"operator_id": operator_id, "refs": rows.padded(refs)})
+        .all()
     )
     for event in _facts(signal_rows):
         if (event.brand_id, event.player_ref) in wanted:
@@ -277,7 +279,10 @@ def _our_clicks(session: Session, *, operator_id: str, click_ids: set[str]) -> d
     ordered = sorted(click_ids)
     connection = session.connection()
     for start in range(0, len(ordered), _CHUNK):
-        params = {"operator_id": operator_id, "click_ids": ordered[start : start + _CHUNK]}
+        params = {
+            "operator_id": operator_id,
+            "click_ids": rows.padded(ordered[start : start + _CHUNK]),
+        }
         found.update(
             {row.click_id: row.affiliate_id for row in connection.execute(_OUR_CLICKS, params)}
         )
@@ -293,7 +298,7 @@ _PROMO_CODES = select(PromoCode.code, PromoCode.affiliate_id).where(
 def _promo_codes(session: Session, *, operator_id: str, codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
-    params = {"operator_id": operator_id, "codes": sorted(codes)}
+    params = {"operator_id": operator_id, "codes": rows.padded(sorted(codes))}
     found = session.connection().execute(_PROMO_CODES, params)
     return {row.code.upper(): row.affiliate_id for row in found}
 
@@ -313,7 +318,7 @@ def _overrides(
     session: Session, *, operator_id: str, refs: list[str]
 ) -> dict[tuple[str, str], list[Override]]:
     found: dict[tuple[str, str], list[Override]] = defaultdict(list)
-    params = {"operator_id": operator_id, "refs": refs}
+    params = {"operator_id": operator_id, "refs": rows.padded(refs)}
     for row in session.connection().execute(_OVERRIDES, params):
         found[(row.brand_id, row.player_ref)].append(
             Override(row.id, row.affiliate_id, row.reason, row.key_id, row.created_at)
@@ -347,7 +352,7 @@ def _clicks_from(
     for start in range(0, len(ordered), _CHUNK):
         params = {
             "operator_id": operator_id,
-            "ips": ordered[start : start + _CHUNK],
+            "ips": rows.padded(ordered[start : start + _CHUNK]),
             "since": since,
             "until": until,
         }

@@ -396,7 +396,7 @@ def _received_at(session: Session, seqs: set[int]) -> dict[int, datetime]:
     ordered = sorted(seqs)
     for start in range(0, len(ordered), _CHUNK):
         query = select(Event.seq, Event.received_at).where(
-            Event.seq.in_(ordered[start : start + _CHUNK])
+            Event.seq.in_(rows.padded(ordered[start : start + _CHUNK]))
         )
         found.update({row.seq: row.received_at for row in session.execute(query)})
     return found
@@ -408,7 +408,7 @@ def _clicks(session: Session, click_ids: set[str]) -> dict[str, dict[str, Any]]:
     columns = (Click.click_id, Click.link_id, Click.sub1, Click.sub2, Click.sub3, Click.sub4)
     for start in range(0, len(ordered), _CHUNK):
         query = select(*columns, Click.sub5).where(
-            Click.click_id.in_(ordered[start : start + _CHUNK])
+            Click.click_id.in_(rows.padded(ordered[start : start + _CHUNK]))
         )
         found.update({row.click_id: dict(row._mapping) for row in session.execute(query)})
     return found

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from croupier.bonuses.projection import CLOSING, histories, lifecycle
 from croupier.commissions.ledger_models import NgrDeduction, NgrLine
 from croupier.events.models import Event
+from croupier.kit.rows import padded
 from croupier.kit.timeparse import parse_iso
 from croupier.projections.engine import COLUMNS
 from croupier.projections.models import Checkpoint
@@ -226,7 +227,7 @@ def load_deductions(session: Session, operator_ids: Iterable[str]) -> dict[str, 
     wanted = sorted(set(operator_ids))
     found: dict[str, list[DeductionVersion]] = {operator_id: [] for operator_id in wanted}
     if wanted:
-        query = session.connection().execute(_DEDUCTIONS, {"operator_ids": wanted})
+        query = session.connection().execute(_DEDUCTIONS, {"operator_ids": padded(wanted)})
         for row in query:
             found[row.operator_id].append(
                 DeductionVersion(
@@ -423,7 +424,9 @@ def bonus_cost_lines(session: Session, events: Sequence[Any]) -> tuple[list[Line
             closings[closing["seq"]] = cost
     found: list[Line] = []
     if closings:
-        for event in session.connection().execute(_EVENTS_BY_SEQ, {"seqs": sorted(closings)}):
+        for event in session.connection().execute(
+            _EVENTS_BY_SEQ, {"seqs": padded(sorted(closings))}
+        ):
             if event.currency:
                 found.append(line(event, BONUS_COST, -closings[event.seq], rate=event_rate(event)))
     return found, _booked(session, stale)
@@ -441,7 +444,7 @@ def _booked(session: Session, keys: list[tuple[str, str, str]]) -> list[tuple[st
         for start in range(0, len(ordered), _CHUNK):
             params = {
                 "operator_id": operator_id,
-                "event_ids": ordered[start : start + _CHUNK],
+                "event_ids": padded(ordered[start : start + _CHUNK]),
                 "component": component,
             }
             booked = connection.execute(_BOOKED, params).scalars()

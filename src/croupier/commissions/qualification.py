@@ -377,7 +377,7 @@ def _load_facts(session: Session, keys: list[PlayerKey]) -> dict[PlayerKey, Play
     for chunk in _chunks(refs):
         query = select(*_EVENT_COLUMNS).where(
             Event.operator_id == operator_id,
-            Event.player_ref.in_(chunk),
+            Event.player_ref.in_(rows.padded(chunk)),
             Event.kind.in_(("deposit", "bet")),
             Event.is_test.is_(False),
         )
@@ -387,7 +387,9 @@ def _load_facts(session: Session, keys: list[PlayerKey]) -> dict[PlayerKey, Play
                 events[key].append(event)
         flag_query = select(
             PlayerFlag.brand_id, PlayerFlag.player_ref, PlayerFlag.occurred_at, PlayerFlag.flag
-        ).where(PlayerFlag.operator_id == operator_id, PlayerFlag.player_ref.in_(chunk))
+        ).where(
+            PlayerFlag.operator_id == operator_id, PlayerFlag.player_ref.in_(rows.padded(chunk))
+        )
         for brand_id, player_ref, occurred_at, flag in session.execute(flag_query):
             key = (operator_id, brand_id, player_ref)
             if key in wanted:

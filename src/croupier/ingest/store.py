@@ -73,7 +73,9 @@ class EventStore:
             return result.rowcount
 
     def ping(self) -> None:
-        with unavailable_as_503(), self.engine.connect() as conn:
+        # Committed, not rolled back: a ROLLBACK makes psycopg forget the statements it
+        # prepared on the pooled connection the writer uses next.
+        with unavailable_as_503(), self.engine.begin() as conn:
             conn.exec_driver_sql("SELECT 1")
 
 

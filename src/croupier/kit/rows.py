@@ -126,6 +126,18 @@ def _record(names: tuple[str, ...]) -> Any:
     return namedtuple("Record", names)
 
 
+def padded(values: Sequence[Any], *, limit: int = _CHUNK) -> list[Any]:
+    """``values`` for an expanding IN, padded to a bucket size by repeating the last one (a
+    value twice in an IN list means the same): one statement text per bucket instead of one
+    per list length. PostgreSQL's driver keeps 100 prepared statements a connection; with a
+    text per length the projector's per-batch lookups crowded its upserts out of them, and
+    each was parsed and planned again every batch."""
+    found = list(values)
+    if found:
+        found += found[-1:] * (bucket(len(found), limit) - len(found))
+    return found
+
+
 def bucket(count: int, limit: int) -> int:
     """``count`` rounded up to a power of two (at most ``limit``): statements sized by
     bucket are compiled once each, not once per batch for every new count."""
