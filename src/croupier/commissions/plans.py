@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from croupier.affiliates import management
@@ -337,26 +337,19 @@ def _has_started(history: list[tuple[date, str | None]] | None, day: date) -> bo
 
 # Prebuilt: the projector loads the book every batch (a select built anew costs a few
 # hundred µs of Python, more than these small reads).
+_VERSION_ROWS: Table = CommissionPlanVersion.__table__  # type: ignore[assignment]
+_ASSIGNMENT_ROWS: Table = CommissionAssignment.__table__  # type: ignore[assignment]
+_VERSION_COLUMNS = ("id", "plan_id", "number", "effective_from", "terms")
+_ASSIGNMENT_COLUMNS = ("affiliate_id", "brand_id", "effective_from", "plan_id")
 _VERSIONS = (
-    select(
-        CommissionPlanVersion.id,
-        CommissionPlanVersion.plan_id,
-        CommissionPlanVersion.number,
-        CommissionPlanVersion.effective_from,
-        CommissionPlanVersion.terms,
-    )
-    .where(CommissionPlanVersion.operator_id == bindparam("operator_id"))
-    .order_by(CommissionPlanVersion.plan_id, CommissionPlanVersion.effective_from)
+    select(*(_VERSION_ROWS.c[name] for name in _VERSION_COLUMNS))
+    .where(_VERSION_ROWS.c.operator_id == bindparam("operator_id"))
+    .order_by(_VERSION_ROWS.c.plan_id, _VERSION_ROWS.c.effective_from)
 )
 _ASSIGNMENTS = (
-    select(
-        CommissionAssignment.affiliate_id,
-        CommissionAssignment.brand_id,
-        CommissionAssignment.effective_from,
-        CommissionAssignment.plan_id,
-    )
-    .where(CommissionAssignment.operator_id == bindparam("operator_id"))
-    .order_by(CommissionAssignment.effective_from, CommissionAssignment.created_at)
+    select(*(_ASSIGNMENT_ROWS.c[name] for name in _ASSIGNMENT_COLUMNS))
+    .where(_ASSIGNMENT_ROWS.c.operator_id == bindparam("operator_id"))
+    .order_by(_ASSIGNMENT_ROWS.c.effective_from, _ASSIGNMENT_ROWS.c.created_at)
 )
 
 
