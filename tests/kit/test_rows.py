@@ -89,6 +89,56 @@ def test_an_overlong_value_is_refused_not_cut_short(pg_schema_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.integration
+def test_an_upsert_sent_without_waiting_is_read_back_in_its_transaction(pg_schema_url: str) -> None:
+    # PostgreSQL sends the upsert in pipeline mode and returns: the next statement (this
+    # lookup) must wait for it and see its rows.
+    engine = create_db_engine(pg_schema_url)
+    try:
+        with Session(engine) as session, session.begin():
+            rows.upsert(session, MONEY, [_money("carol", Decimal("7.25"))])
+            rows.upsert(session, MONEY, [_money("carol", Decimal("8.50"))])
+            found = rows.load(session, MONEY, [("op", "brand", "carol", "EUR")])
+        assert [str(row["deposits_amount"]) for row in found.values()] == ["8.50"]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.integration
+def test_a_failed_upsert_sent_without_waiting_fails_its_transaction_only(
+    pg_schema_url: str,
+) -> None:
+    engine = create_db_engine(pg_schema_url)
+    try:
+        with Session(engine) as session:
+            session.begin()
+            rows.upsert(session, MONEY, [_money("dave", Decimal(1))])
+            rows.upsert(session, MONEY, [_money("dave", Decimal(2), currency="EURO-DOLLARS")])
+            with pytest.raises(DBAPIError):  # sent without waiting: it fails at the commit
+                session.commit()
+        with Session(engine) as session, session.begin():  # the connection is fine after
+            rows.upsert(session, MONEY, [_money("erin", Decimal(3))])
+        with Session(engine) as session:
+            keys = [("op", "brand", ref, "EUR") for ref in ("dave", "erin")]
+            stored = {key[2] for key in rows.load(session, MONEY, keys)}
+        assert stored == {"erin"}  # dave's first upsert went with his transaction
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.integration
+def test_a_rollback_discards_an_upsert_sent_without_waiting(pg_schema_url: str) -> None:
+    engine = create_db_engine(pg_schema_url)
+    try:
+        with Session(engine) as session:
+            session.begin()
+            rows.upsert(session, MONEY, [_money("frank", Decimal(1))])
+            session.rollback()
+            assert rows.load(session, MONEY, [("op", "brand", "frank", "EUR")]) == {}
+    finally:
+        engine.dispose()
+
+
 def test_times_and_amounts_read_back_as_sqlalchemys_own_reading(engine: Engine) -> None:
     # The upsert and the lookup convert times and amounts themselves (cached, one call a
     # value): what they store and read must be what the column types store and read.

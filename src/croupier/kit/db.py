@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -19,7 +20,13 @@ from typing import Any, TypeVar
 import psycopg
 from sqlalchemy import DateTime, Dialect, MetaData, Numeric, String, event, text
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -167,9 +174,85 @@ def create_db_engine(
         json_deserializer=jsoncodec.decode_text,
     )
     _ping_idle_connections(engine)
+    _sync_pipelines(engine)
     if generic_plans:
         _plan_generically(engine)
     return engine
+
+
+# -- PostgreSQL: statements whose results nobody reads, sent without waiting -------------
+
+_PIPELINE = "croupier_pipeline"
+
+
+def send_without_waiting(connection: Connection, sql: str, params: Any) -> None:
+    """PostgreSQL: send a statement whose result nobody reads (a projection's upsert) in
+    psycopg's pipeline mode and return at once, so the server writes while the caller
+    computes what comes next; the connection's next statement, commit or rollback waits
+    for it first (``_sync_pipelines``), and its error is raised there, as a DBAPIError.
+
+    The projector's client and server otherwise took turns: ~75 µs an event of Python,
+    then ~65 of PostgreSQL. Sent like this, 30k events in 4,000-event batches took
+    3.5-5.0 s against 4.2-6.5 (six pairs), 50-event batches 3.0-3.5 s against 3.6-3.8."""
+    record = connection.connection
+    raw = record.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    if _PIPELINE not in record.info:
+        pipeline = raw.pipeline()
+        pipeline.__enter__()
+        record.info[_PIPELINE] = pipeline
+    try:
+        raw.cursor().execute(sql, params)
+    except psycopg.Error as exc:  # could not even send it (a lost connection)
+        with contextlib.suppress(psycopg.Error):
+            record.info.pop(_PIPELINE).__exit__(None, None, None)
+        raise _failed(connection, exc) from exc
+
+
+def _sync_pipelines(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def before_statement(conn: Connection, *_args: Any) -> None:
+        _wait_for_sent(conn)
+
+    @event.listens_for(engine, "commit")
+    def before_commit(conn: Connection) -> None:
+        _wait_for_sent(conn)
+
+    @event.listens_for(engine, "rollback")
+    def before_rollback(conn: Connection) -> None:
+        if conn.invalidated:  # its connection is gone, and its pipeline with it
+            return
+        pipeline = conn.connection.info.pop(_PIPELINE, None)
+        if pipeline is not None:
+            with contextlib.suppress(psycopg.Error):  # rolled back anyway
+                pipeline.__exit__(None, None, None)
+
+
+def _wait_for_sent(conn: Connection) -> None:
+    if conn.invalidated:
+        return
+    pipeline = conn.connection.info.pop(_PIPELINE, None)
+    if pipeline is None:
+        return
+    try:
+        pipeline.__exit__(None, None, None)
+    except psycopg.Error as exc:
+        raise _failed(conn, exc) from exc
+
+
+def _failed(conn: Connection, exc: psycopg.Error) -> StatementError:
+    """What SQLAlchemy would have raised for ``exc``, the connection left as it would have
+    left it: invalidated when the server is gone, else rolled back (raised from the commit
+    event, SQLAlchemy counts the transaction as ended and pools the connection without a
+    rollback of its own)."""
+    raw = conn.connection.dbapi_connection
+    gone = conn.dialect.is_disconnect(exc, raw, None)  # type: ignore[arg-type]
+    if gone:
+        conn.invalidate(exc)
+    else:
+        with contextlib.suppress(psycopg.Error):
+            raw.rollback()  # type: ignore[union-attr]
+    return DBAPIError.instance(None, None, exc, psycopg.Error, connection_invalidated=gone)
 
 
 def _plan_generically(engine: Engine) -> None:

@@ -27,7 +27,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
-from croupier.kit.db import Money, UtcDateTime, sqlite_utc_moment, sqlite_utc_text
+from croupier.kit.db import (
+    Money,
+    UtcDateTime,
+    send_without_waiting,
+    sqlite_utc_moment,
+    sqlite_utc_text,
+)
 from croupier.kit.money import decimal_text
 
 # Keys per statement: under both engines' parameter limits for keys of up to 8 columns.
@@ -164,7 +170,7 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> No
     if plan.unnest is not None:
         arrays = _arrays(columns, plan.key_positions)
         if arrays is not None:
-            connection.exec_driver_sql(plan.unnest, arrays)
+            send_without_waiting(connection, plan.unnest, arrays)
             return
     connection.exec_driver_sql(plan.single, list(zip(*columns, strict=True)))
 
