@@ -3,6 +3,7 @@ SQLAlchemy statements they replace, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -78,65 +79,59 @@ def test_a_lookup_finds_every_stored_key_across_statements(engine: Engine) -> No
     assert all(stored[ref]["deposits_amount"] == Decimal(int(ref[1:])) for ref in refs)
 
 
-@pytest.mark.integration
-def test_an_overlong_value_is_refused_not_cut_short(pg_schema_url: str) -> None:
-    """PostgreSQL only: SQLite does not enforce VARCHAR lengths."""
+@pytest.fixture
+def pg_engine(pg_schema_url: str) -> Iterator[Engine]:
     engine = create_db_engine(pg_schema_url)
-    try:
-        with pytest.raises(DBAPIError), Session(engine) as session, session.begin():
-            rows.upsert(session, MONEY, [_money("alice", Decimal(1), currency="EURO-DOLLARS")])
-    finally:
-        engine.dispose()
+    yield engine
+    engine.dispose()
 
 
 @pytest.mark.integration
-def test_an_upsert_sent_without_waiting_is_read_back_in_its_transaction(pg_schema_url: str) -> None:
+def test_an_overlong_value_is_refused_not_cut_short(pg_engine: Engine) -> None:
+    """PostgreSQL only: SQLite does not enforce VARCHAR lengths."""
+    with pytest.raises(DBAPIError), Session(pg_engine) as session, session.begin():
+        rows.upsert(session, MONEY, [_money("alice", Decimal(1), currency="EURO-DOLLARS")])
+
+
+@pytest.mark.integration
+def test_an_upsert_sent_without_waiting_is_read_back_in_its_transaction(pg_engine: Engine) -> None:
     # PostgreSQL sends the upsert in pipeline mode and returns: the next statement (this
     # lookup) must wait for it and see its rows.
-    engine = create_db_engine(pg_schema_url)
-    try:
-        with Session(engine) as session, session.begin():
-            rows.upsert(session, MONEY, [_money("carol", Decimal("7.25"))])
-            rows.upsert(session, MONEY, [_money("carol", Decimal("8.50"))])
-            found = rows.load(session, MONEY, [("op", "brand", "carol", "EUR")])
-        assert [str(row["deposits_amount"]) for row in found.values()] == ["8.50"]
-    finally:
-        engine.dispose()
+    with Session(pg_engine) as session, session.begin():
+        rows.upsert(session, MONEY, [_money("carol", Decimal("7.25"))])
+        rows.upsert(session, MONEY, [_money("carol", Decimal("8.50"))])
+        found = rows.load(session, MONEY, [("op", "brand", "carol", "EUR")])
+
+    assert [str(row["deposits_amount"]) for row in found.values()] == ["8.50"]
 
 
 @pytest.mark.integration
 def test_a_failed_upsert_sent_without_waiting_fails_its_transaction_only(
-    pg_schema_url: str,
+    pg_engine: Engine,
 ) -> None:
-    engine = create_db_engine(pg_schema_url)
-    try:
-        with Session(engine) as session:
-            session.begin()
-            rows.upsert(session, MONEY, [_money("dave", Decimal(1))])
-            rows.upsert(session, MONEY, [_money("dave", Decimal(2), currency="EURO-DOLLARS")])
-            with pytest.raises(DBAPIError):  # sent without waiting: it fails at the commit
-                session.commit()
-        with Session(engine) as session, session.begin():  # the connection is fine after
-            rows.upsert(session, MONEY, [_money("erin", Decimal(3))])
-        with Session(engine) as session:
-            keys = [("op", "brand", ref, "EUR") for ref in ("dave", "erin")]
-            stored = {key[2] for key in rows.load(session, MONEY, keys)}
-        assert stored == {"erin"}  # dave's first upsert went with his transaction
-    finally:
-        engine.dispose()
+    with Session(pg_engine) as session:
+        session.begin()
+        rows.upsert(session, MONEY, [_money("dave", Decimal(1))])
+        rows.upsert(session, MONEY, [_money("dave", Decimal(2), currency="EURO-DOLLARS")])
+        with pytest.raises(DBAPIError):  # sent without waiting: it fails at the commit
+            session.commit()
+    with Session(pg_engine) as session, session.begin():  # the connection is fine after
+        rows.upsert(session, MONEY, [_money("erin", Decimal(3))])
+
+    with Session(pg_engine) as session:
+        keys = [("op", "brand", ref, "EUR") for ref in ("dave", "erin")]
+        stored = {key[2] for key in rows.load(session, MONEY, keys)}
+    assert stored == {"erin"}  # dave's first upsert went with his transaction
 
 
 @pytest.mark.integration
-def test_a_rollback_discards_an_upsert_sent_without_waiting(pg_schema_url: str) -> None:
-    engine = create_db_engine(pg_schema_url)
-    try:
-        with Session(engine) as session:
-            session.begin()
-            rows.upsert(session, MONEY, [_money("frank", Decimal(1))])
-            session.rollback()
-            assert rows.load(session, MONEY, [("op", "brand", "frank", "EUR")]) == {}
-    finally:
-        engine.dispose()
+def test_a_rollback_discards_an_upsert_sent_without_waiting(pg_engine: Engine) -> None:
+    with Session(pg_engine) as session:
+        session.begin()
+        rows.upsert(session, MONEY, [_money("frank", Decimal(1))])
+        session.rollback()
+
+        assert rows.load(session, MONEY, [("op", "brand", "frank", "EUR")]) == {}
 
 
 def test_times_and_amounts_read_back_as_sqlalchemys_own_reading(engine: Engine) -> None:
