@@ -3,7 +3,6 @@ SQLAlchemy statements they replace, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -16,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from croupier.casino.models import ROUNDS
 from croupier.kit import rows
-from croupier.kit.db import create_db_engine
 from croupier.players.projection import MONEY
 from croupier.reports.fx import FX_RATES
 
@@ -77,13 +75,6 @@ def test_a_lookup_finds_every_stored_key_across_statements(engine: Engine) -> No
 
     assert sorted(stored) == refs
     assert all(stored[ref]["deposits_amount"] == Decimal(int(ref[1:])) for ref in refs)
-
-
-@pytest.fixture
-def pg_engine(pg_schema_url: str) -> Iterator[Engine]:
-    engine = create_db_engine(pg_schema_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.mark.integration
