@@ -276,13 +276,9 @@ _OUR_CLICKS = select(Click.click_id, Click.affiliate_id).where(
 
 def _our_clicks(session: Session, *, operator_id: str, click_ids: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    ordered = sorted(click_ids)
     connection = session.connection()
-    for start in range(0, len(ordered), _CHUNK):
-        params = {
-            "operator_id": operator_id,
-            "click_ids": rows.padded(ordered[start : start + _CHUNK]),
-        }
+    for chunk in rows.in_chunks(sorted(click_ids)):
+        params = {"operator_id": operator_id, "click_ids": chunk}
         found.update(
             {row.click_id: row.affiliate_id for row in connection.execute(_OUR_CLICKS, params)}
         )
@@ -347,15 +343,9 @@ def _clicks_from(
 ) -> list[ClickSeen]:
     """The operator's human clicks from these IPs in a time range, in one query a chunk."""
     found: list[ClickSeen] = []
-    ordered = sorted(ips)
     connection = session.connection()
-    for start in range(0, len(ordered), _CHUNK):
-        params = {
-            "operator_id": operator_id,
-            "ips": rows.padded(ordered[start : start + _CHUNK]),
-            "since": since,
-            "until": until,
-        }
+    for chunk in rows.in_chunks(sorted(ips)):
+        params = {"operator_id": operator_id, "ips": chunk, "since": since, "until": until}
         found += [ClickSeen(*row) for row in connection.execute(_CLICKS_FROM, params)]
     return found
 

@@ -46,7 +46,6 @@ _MACRO = re.compile(r"\{([^{}]*)\}")
 _NAMESPACE = uuid.UUID("6f0d3c1e-9a51-4c8e-8f7e-2b1c5d0a4e11")
 DELIVERIES: Table = PostbackDelivery.__table__  # type: ignore[assignment]
 PLAYERS: Table = Player.__table__  # type: ignore[assignment]
-_CHUNK = 400
 
 
 # -- templates (the management API's service) ----------------------------------------------
@@ -393,23 +392,17 @@ def _affiliates(session: Session, affiliate_ids: set[str]) -> dict[str, tuple[st
 
 def _received_at(session: Session, seqs: set[int]) -> dict[int, datetime]:
     found: dict[int, datetime] = {}
-    ordered = sorted(seqs)
-    for start in range(0, len(ordered), _CHUNK):
-        query = select(Event.seq, Event.received_at).where(
-            Event.seq.in_(rows.padded(ordered[start : start + _CHUNK]))
-        )
+    for chunk in rows.in_chunks(sorted(seqs)):
+        query = select(Event.seq, Event.received_at).where(Event.seq.in_(chunk))
         found.update({row.seq: row.received_at for row in session.execute(query)})
     return found
 
 
 def _clicks(session: Session, click_ids: set[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    ordered = sorted(click_ids)
     columns = (Click.click_id, Click.link_id, Click.sub1, Click.sub2, Click.sub3, Click.sub4)
-    for start in range(0, len(ordered), _CHUNK):
-        query = select(*columns, Click.sub5).where(
-            Click.click_id.in_(rows.padded(ordered[start : start + _CHUNK]))
-        )
+    for chunk in rows.in_chunks(sorted(click_ids)):
+        query = select(*columns, Click.sub5).where(Click.click_id.in_(chunk))
         found.update({row.click_id: dict(row._mapping) for row in session.execute(query)})
     return found
 

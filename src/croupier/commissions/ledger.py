@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from croupier.bonuses.projection import CLOSING, histories, lifecycle
 from croupier.commissions.ledger_models import NgrDeduction, NgrLine
 from croupier.events.models import Event
-from croupier.kit.rows import padded
+from croupier.kit.rows import in_chunks, padded
 from croupier.kit.timeparse import parse_iso
 from croupier.projections.engine import COLUMNS
 from croupier.projections.models import Checkpoint
@@ -440,13 +440,8 @@ def _booked(session: Session, keys: list[tuple[str, str, str]]) -> list[tuple[st
     found: list[tuple[str, str, str]] = []
     connection = session.connection()
     for (operator_id, component), event_ids in wanted.items():
-        ordered = sorted(event_ids)
-        for start in range(0, len(ordered), _CHUNK):
-            params = {
-                "operator_id": operator_id,
-                "event_ids": padded(ordered[start : start + _CHUNK]),
-                "component": component,
-            }
+        for chunk in in_chunks(sorted(event_ids)):
+            params = {"operator_id": operator_id, "event_ids": chunk, "component": component}
             booked = connection.execute(_BOOKED, params).scalars()
             found.extend((operator_id, event_id, component) for event_id in booked)
     return found

@@ -25,7 +25,7 @@ through the outbox, inserted only if absent, so it is sent once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
@@ -53,7 +53,6 @@ QUALIFICATIONS: Table = CpaQualification.__table__  # type: ignore[assignment]
 PLAYERS: Table = Player.__table__  # type: ignore[assignment]
 ZERO = Decimal(0)
 RULES = ("first_deposit", "min_first_deposit", "min_total_deposits", "min_turnover", "min_bets")
-_CHUNK = 400
 PlayerKey = tuple[str, str, str]  # operator_id, brand_id, player_ref
 
 
@@ -374,10 +373,10 @@ def _load_facts(session: Session, keys: list[PlayerKey]) -> dict[PlayerKey, Play
     flags: dict[PlayerKey, list[tuple[datetime, str]]] = defaultdict(list)
     operator_id = keys[0][0]
     refs = sorted({ref for _, _, ref in wanted})
-    for chunk in _chunks(refs):
+    for chunk in rows.in_chunks(refs):
         query = select(*_EVENT_COLUMNS).where(
             Event.operator_id == operator_id,
-            Event.player_ref.in_(rows.padded(chunk)),
+            Event.player_ref.in_(chunk),
             Event.kind.in_(("deposit", "bet")),
             Event.is_test.is_(False),
         )
@@ -387,16 +386,9 @@ def _load_facts(session: Session, keys: list[PlayerKey]) -> dict[PlayerKey, Play
                 events[key].append(event)
         flag_query = select(
             PlayerFlag.brand_id, PlayerFlag.player_ref, PlayerFlag.occurred_at, PlayerFlag.flag
-        ).where(
-            PlayerFlag.operator_id == operator_id, PlayerFlag.player_ref.in_(rows.padded(chunk))
-        )
+        ).where(PlayerFlag.operator_id == operator_id, PlayerFlag.player_ref.in_(chunk))
         for brand_id, player_ref, occurred_at, flag in session.execute(flag_query):
             key = (operator_id, brand_id, player_ref)
             if key in wanted:
                 flags[key].append((occurred_at, flag))
     return {key: PlayerFacts(start, events[key], flags[key]) for key, start in starts.items()}
-
-
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]

@@ -140,7 +140,7 @@ class EventInsert:
         # Only these columns need converting; the rest go to the driver as they are.
         convert: dict[str, Callable[[Any], Any]] = {"attributes": _json_text}
         if sqlite:  # the forms the Money and UtcDateTime column types write on SQLite
-            convert.update(dict.fromkeys(("occurred_at", "received_at"), _sqlite_time))
+            convert.update(dict.fromkeys(("occurred_at", "received_at"), sqlite_utc_text))
             convert.update(
                 dict.fromkeys(("amount", "exchange_rate", "stake", "ggr_delta"), decimal_text)
             )
@@ -161,10 +161,6 @@ class EventInsert:
 
 def _json_text(value: Any) -> str:
     return jsoncodec.encode(value).decode()
-
-
-# A request's events share received_at, and often occurred_at.
-_sqlite_time = lru_cache(maxsize=4096)(sqlite_utc_text)
 
 
 EVENT_INSERTS = {name: EventInsert(name) for name in ("sqlite", "postgresql")}

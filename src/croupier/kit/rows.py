@@ -14,7 +14,7 @@ column arrays on PostgreSQL, so one statement whatever the number of rows).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -142,6 +142,12 @@ def padded(values: Sequence[Any], *, limit: int = _CHUNK) -> list[Any]:
     if found:
         found += found[-1:] * (bucket(len(found), limit) - len(found))
     return found
+
+
+def in_chunks(values: Sequence[Any], *, size: int = _CHUNK) -> Iterator[list[Any]]:
+    """``values`` for an expanding IN, a statement's worth at a time, each ``padded``."""
+    for start in range(0, len(values), size):
+        yield padded(values[start : start + size], limit=size)
 
 
 def bucket(count: int, limit: int) -> int:
@@ -319,60 +325,57 @@ def _element_type(column_type: TypeEngine[Any], dialect: Dialect) -> str:
 
 def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
-    if dialect.name == "sqlite" and isinstance(column_type, UtcDateTime) and process:
-        # The same text in one call instead of the type's chain of three: checked, not assumed.
-        samples = (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime.min.replace(tzinfo=UTC))
-        if all(_sqlite_utc_text(sample) == process(sample) for sample in samples):
-            return _sqlite_utc_text
-    if dialect.name == "sqlite" and isinstance(column_type, Money) and process:
-        amounts = (Decimal("-12.3400"), Decimal("1E+3"), Decimal("0.000001"))
-        if all(decimal_text(amount) == process(amount) for amount in amounts):
-            return decimal_text
-    if dialect.name == "sqlite" and type(column_type) is Date and process:
-        days = (date(2026, 1, 2), date.min)
-        if all(_iso_day(day) == process(day) for day in days):
-            return _iso_day
-    return process
-
-
-def _iso_day(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return _faster(process, _FAST_BINDS, column_type, dialect)
 
 
 def _result_processor(
     column_type: TypeEngine[Any], dialect: Dialect
 ) -> Callable[[Any], Any] | None:
     process = column_type.dialect_impl(dialect).result_processor(dialect, None)
-    if dialect.name == "sqlite" and isinstance(column_type, UtcDateTime) and process:
-        # SQLAlchemy's reads SQLite's text with a regular expression, then the type's own
-        # step sets the zone: one call instead, checked against it.
-        samples = ("2026-01-02 03:04:05.000006", "2026-01-02 03:04:05")
-        if all(_sqlite_utc_moment(sample) == process(sample) for sample in samples):
-            return _sqlite_utc_moment
-    amounts = ("-12.3400", "1000", "0.000001")
-    if (
-        dialect.name == "sqlite"
-        and isinstance(column_type, Money)
-        and process
-        and all(_decimal(text) == process(text) for text in amounts)
-    ):
-        return _decimal
+    return _faster(process, _FAST_RESULTS, column_type, dialect)
+
+
+_Fast = tuple[type, Callable[[Any], Any], tuple[Any, ...]]
+
+
+def _faster(
+    process: Callable[[Any], Any] | None,
+    fast: tuple[_Fast, ...],
+    column_type: TypeEngine[Any],
+    dialect: Dialect,
+) -> Callable[[Any], Any] | None:
+    """SQLite: the column type's conversion in one call instead of its chain of Python ones
+    (SQLAlchemy's own, then the type's), when it gives the same value for every sample:
+    checked, not assumed."""
+    if process is None or dialect.name != "sqlite":
+        return process
+    for kind, convert, samples in fast:
+        if isinstance(column_type, kind):
+            ok = all(convert(sample) == process(sample) for sample in samples)
+            return convert if ok else process
     return process
 
 
-def _sqlite_utc_moment(value: str | None) -> datetime | None:
-    return None if value is None else sqlite_utc_moment(value)
+def _none_or(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def converted(value: Any) -> Any:
+        return None if value is None else convert(value)
+
+    return converted
 
 
-def _decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-@lru_cache(maxsize=16384)
-def _sqlite_utc_text(value: datetime | None) -> str | None:
-    # Cached: a batch writes the same moments many times (an activity's time is its
-    # round's start or end, its session's, its player-day's), 3 µs each to format.
-    return None if value is None else sqlite_utc_text(value)
+_FAST_BINDS: tuple[_Fast, ...] = (
+    (
+        UtcDateTime,
+        sqlite_utc_text,
+        (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime.min.replace(tzinfo=UTC)),
+    ),
+    (Money, decimal_text, (Decimal("-12.3400"), Decimal("1E+3"), Decimal("0.000001"))),
+    (Date, _none_or(date.isoformat), (date(2026, 1, 2), date.min)),
+)
+_FAST_RESULTS: tuple[_Fast, ...] = (
+    (UtcDateTime, sqlite_utc_moment, ("2026-01-02 03:04:05.000006", "2026-01-02 03:04:05")),
+    (Money, _none_or(Decimal), ("-12.3400", "1000", "0.000001")),
+)
 
 
 @cache

@@ -365,7 +365,7 @@ def decode_events(fetched: Sequence[Sequence[Any]], dialect: str) -> list[EventR
 
 def _sqlite_moments(values: Sequence[str | None]) -> list[datetime | None]:
     # UtcDateTime stores naive UTC text on SQLite (kit.db.sqlite_utc_text).
-    return [None if v is None else sqlite_utc_moment(v) for v in values]
+    return list(map(sqlite_utc_moment, values))
 
 
 def _decimals(values: Sequence[str | None]) -> list[Decimal | None]:
