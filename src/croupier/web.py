@@ -20,7 +20,7 @@ from croupier.ingest.service import IngestService
 from croupier.ingest.store import EventStore
 from croupier.ingest.writer import GroupWriter
 from croupier.kit import jsoncodec
-from croupier.kit.db import in_db_thread, write_session
+from croupier.kit.db import in_db_thread, read_session, write_session
 from croupier.kit.errors import ApiError, StoreUnavailable
 from croupier.kit.observability import Metrics
 from croupier.projections.engine import Projector
@@ -177,7 +177,7 @@ async def read_store(request: Request, work: Callable[[Session], T]) -> T:
     engine = services(request).engine
 
     def run() -> T:
-        with Session(engine) as session:
+        with read_session(engine) as session:
             return work(session)
 
     return await in_db_thread(run)

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from conftest import PG_URL, require_server
 from croupier.kit import db
-from croupier.kit.db import create_db_engine
+from croupier.kit.db import create_db_engine, read_session
 
 pytestmark = pytest.mark.integration
 
@@ -54,3 +54,28 @@ def test_a_recently_used_connection_is_not_pinged(monkeypatch: pytest.MonkeyPatc
         assert len(pings) == 1
     finally:
         engine.dispose()
+
+
+def _prepared(engine: Engine) -> list[str]:
+    with engine.begin() as conn:
+        found = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+        return list(found.scalars())
+
+
+def test_a_read_session_keeps_the_statements_its_connection_prepared(pg_engine: Engine) -> None:
+    # psycopg forgets every statement it prepared on a connection that runs ROLLBACK, which
+    # is how a session closed with its transaction open ends.
+    with read_session(pg_engine) as session:
+        for _ in range(10):  # psycopg prepares a statement from its sixth execution
+            session.execute(text("SELECT count(*) FROM operators WHERE id <> :id"), {"id": "x"})
+
+    assert any("FROM operators WHERE id <> $1" in sql for sql in _prepared(pg_engine))
+
+
+def test_a_failed_read_session_rolls_back(pg_engine: Engine) -> None:
+    with pytest.raises(RuntimeError), read_session(pg_engine) as session:
+        session.execute(text("CREATE TABLE made_in_a_read (n int)"))
+        raise RuntimeError("the work failed")
+
+    with pg_engine.connect() as conn:
+        assert conn.execute(text("SELECT to_regclass('made_in_a_read')")).scalar() is None

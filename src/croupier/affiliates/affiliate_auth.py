@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from croupier.affiliates.management import hash_token
 from croupier.affiliates.models import Affiliate, AffiliateToken
-from croupier.kit.db import in_db_thread
+from croupier.kit.db import in_db_thread, read_session
 from croupier.kit.errors import ApiError
 from croupier.web import services
 
@@ -41,7 +40,7 @@ async def authenticate_affiliate(request: Request) -> AffiliateIdentity:
     engine = services(request).engine
 
     def load() -> AffiliateIdentity | None:
-        with Session(engine) as session:
+        with read_session(engine) as session:
             row = session.execute(
                 select(Affiliate.id, Affiliate.operator_id, Affiliate.status, Affiliate.player_salt)
                 .join(AffiliateToken, AffiliateToken.affiliate_id == Affiliate.id)

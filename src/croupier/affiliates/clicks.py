@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from croupier.affiliates.management import SUB_KEYS, SUB_MAX_LENGTH
 from croupier.affiliates.models import Click, TrackingLink
-from croupier.kit.db import write_session
+from croupier.kit.db import read_session, write_session
 from croupier.tenancy.models import Brand
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class LinkCache:
 
     def load(self, code: str) -> LinkTarget | None:
         """Blocking: read the link from the store and cache the answer (even "none")."""
-        with Session(self._engine) as session:
+        with read_session(self._engine) as session:
             row = session.execute(
                 select(TrackingLink, Brand.landing_url)
                 .join(Brand, Brand.id == TrackingLink.brand_id)

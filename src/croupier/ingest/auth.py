@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from croupier.kit.db import in_db_thread
+from croupier.kit.db import in_db_thread, read_session
 from croupier.kit.errors import ApiError
 from croupier.tenancy import service as tenancy
 from croupier.tenancy.models import Brand
@@ -93,7 +92,7 @@ class KeyRegistry:
         return info
 
     def _load(self, secret: str) -> KeyInfo | None:
-        with Session(self._engine) as session:
+        with read_session(self._engine) as session:
             key = tenancy.find_active_key(session, secret=secret)
             if key is None:
                 return None

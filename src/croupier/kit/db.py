@@ -112,6 +112,18 @@ def _json_dumps(value: Any) -> str:
     return jsoncodec.encode(value).decode()
 
 
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reads that ends its transaction with COMMIT when the work succeeds.
+    Closed open, a session rolls back, and psycopg forgets every statement it prepared on
+    a connection that runs ROLLBACK: the read API's pooled connections never kept one.
+    A failure still rolls back. Objects read stay loaded after the commit, for the caller
+    to use once the session is closed, as they did before."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+        session.commit()
+
+
 def write_session(engine: Engine) -> Session:
     """A session for a unit of work that writes. On SQLite it takes the write lock at BEGIN,
     so it waits its turn behind the ingest writer instead of failing to upgrade a read lock
