@@ -193,7 +193,8 @@ def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
     url, cleanup = prepare_store(store, workdir)
     try:
         _operator, events = fill_log(url, args.events, args.seed, args.order)
-        engine = create_db_engine(url)
+        # As `croupier worker` and `croupier replay` open theirs.
+        engine = create_db_engine(url, background_checkpoints=True)
         projector = Projector(engine, registry.handlers(), batch_size=args.batch)
         started = time.perf_counter()
         applied = projector.drain()

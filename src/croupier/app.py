@@ -46,8 +46,11 @@ _PRUNE_EVERY_SECONDS = 3600
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    own_engine = engine is None
     engine = engine or create_db_engine(
-        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        background_checkpoints=True,
     )
     store = EventStore(engine)
     metrics = Metrics()
@@ -122,6 +125,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             await embedded.stop()
             await writer.stop()
             await svc.limiter.close()
+            if own_engine:  # its connections, and its background checkpointer (kit.wal)
+                engine.dispose()
 
     app = CroupierAPI(
         title="Croupier",

@@ -262,7 +262,11 @@ def worker() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level)
-    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = create_db_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        background_checkpoints=True,
+    )
     serving.tune_runtime()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -345,7 +349,11 @@ def replay(
     from croupier.tenancy.models import Operator
 
     settings = Settings()
-    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = create_db_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        background_checkpoints=True,
+    )
     serving.tune_runtime()
     try:
         operator_id = None

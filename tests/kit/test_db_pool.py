@@ -72,10 +72,15 @@ def test_a_read_session_keeps_the_statements_its_connection_prepared(pg_engine: 
     assert any("FROM operators WHERE id <> $1" in sql for sql in _prepared(pg_engine))
 
 
-def test_a_failed_read_session_rolls_back(pg_engine: Engine) -> None:
-    with pytest.raises(RuntimeError), read_session(pg_engine) as session:
+def _create_then_fail(engine: Engine) -> None:
+    with read_session(engine) as session:
         session.execute(text("CREATE TABLE made_in_a_read (n int)"))
         raise RuntimeError("the work failed")
+
+
+def test_a_failed_read_session_rolls_back(pg_engine: Engine) -> None:
+    with pytest.raises(RuntimeError):
+        _create_then_fail(pg_engine)
 
     with pg_engine.connect() as conn:
         assert conn.execute(text("SELECT to_regclass('made_in_a_read')")).scalar() is None

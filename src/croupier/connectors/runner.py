@@ -63,7 +63,9 @@ async def consume(
     drained before it returns."""
     own_engine = engine is None
     engine = engine or create_db_engine(
-        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        background_checkpoints=True,
     )
     metrics = metrics or Metrics()
     writer = GroupWriter(

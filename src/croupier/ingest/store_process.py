@@ -264,7 +264,10 @@ def _serve(fd: int) -> None:
     configure_logging(log_level)
     # The engine is the store's alone: its few statements can all be planned generically.
     engine = create_db_engine(
-        database_url, sqlite_synchronous=sqlite_synchronous, generic_plans=True
+        database_url,
+        sqlite_synchronous=sqlite_synchronous,
+        generic_plans=True,
+        background_checkpoints=True,
     )
     store = EventStore(engine)
     columns = EVENT_INSERTS[engine.dialect.name].columns

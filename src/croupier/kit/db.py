@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from croupier.kit import jsoncodec
 from croupier.kit.errors import StoreUnavailable
 from croupier.kit.money import decimal_text
+from croupier.kit.wal import BACKSTOP_PAGES, WalCheckpointer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -165,10 +167,18 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_db_engine(
-    url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5, generic_plans: bool = False
+    url: str,
+    *,
+    sqlite_synchronous: str = "FULL",
+    pool_size: int = 5,
+    generic_plans: bool = False,
+    background_checkpoints: bool = False,
 ) -> Engine:
     """``generic_plans``: PostgreSQL plans every statement for any parameter values (see
-    _plan_generically); for the ingest writer's engine, whose statements are few and keyed."""
+    _plan_generically); for the ingest writer's engine, whose statements are few and keyed.
+    ``background_checkpoints``: a SQLite file's log is checkpointed by a thread of this
+    process rather than by its writers' commits (kit.wal); for the long-running processes
+    that write (serve, its store process, worker, consume)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -182,6 +192,8 @@ def create_db_engine(
         if parsed.database and parsed.database != ":memory:":  # before BEGIN IMMEDIATE
             _queue_writers_on_a_file_lock(engine, f"{parsed.database}-writers.lock")
         _configure_sqlite(engine, sqlite_synchronous)
+        if background_checkpoints and parsed.database and parsed.database != ":memory:":
+            _checkpoint_in_background(engine, parsed.database, sqlite_synchronous)
         return engine
     engine = create_engine(
         parsed,
@@ -340,6 +352,32 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
             info["synchronous"] = wanted
         immediate = options.get("sqlite_immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _checkpoint_in_background(engine: Engine, path: str, synchronous: str) -> None:
+    checkpointer = WalCheckpointer(path, synchronous=synchronous)
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+
+    @event.listens_for(engine, "commit")
+    def on_commit(_connection: Connection) -> None:
+        checkpointer.committed()
+
+    @event.listens_for(engine, "engine_disposed")
+    def on_disposed(_engine: Engine) -> None:
+        checkpointer.stop()
+
+    _CHECKPOINTERS[engine] = checkpointer
+
+
+_CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
+
+
+def wal_checkpointer(engine: Engine) -> WalCheckpointer | None:
+    """The engine's background checkpointer, if it has one."""
+    return _CHECKPOINTERS.get(engine)
 
 
 # How long a writer waits for another to finish: SQLite's own busy timeout, kept.
