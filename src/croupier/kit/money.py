@@ -41,5 +41,9 @@ def amount_in_range(value: Decimal) -> bool:
 
 
 def decimal_text(value: Decimal | None) -> str | None:
-    """The exact text of an amount, for JSON answers (never through float)."""
-    return None if value is None else format(value, "f")
+    """The exact text of an amount, for JSON answers (never through float). ``str`` writes
+    the same digits in half the time, unless it picks scientific notation (an exponent)."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if "E" not in text else format(value, "f")
