@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from croupier.kit.db import create_db_engine, wal_checkpointer
-from croupier.kit.wal import BACKSTOP_PAGES
+from croupier.kit.wal import BACKSTOP_PAGES, WalCheckpointer
 
 _ROWS = 2_000  # ~2,000 pages of log: past SQLite's own checkpoint threshold (1,000)
 
@@ -37,24 +38,32 @@ def _until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
     return False
 
 
-def test_the_log_is_copied_back_by_the_thread_not_by_the_commits(tmp_path: Path) -> None:
+@pytest.fixture
+def checkpointed(tmp_path: Path) -> Iterator[tuple[Engine, WalCheckpointer, Path]]:
+    """A SQLite store whose log a background thread checkpoints, and that thread."""
     path = tmp_path / "store.db"
     engine = create_db_engine(f"sqlite:///{path}", background_checkpoints=True)
-    try:
-        checkpointer = wal_checkpointer(engine)
-        assert checkpointer is not None
-        assert checkpointer.running
-        with engine.connect() as conn:  # the writers' own checkpoint is only a backstop
-            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == BACKSTOP_PAGES
+    checkpointer = wal_checkpointer(engine)
+    assert checkpointer is not None
+    yield engine, checkpointer, path
+    engine.dispose()
 
-        _write(engine)
 
-        # The database file itself holds the rows once the log is copied back into it.
-        assert _until(lambda: os.path.getsize(path) > _ROWS * 4000), os.path.getsize(path)
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT count(*) FROM filler").scalar() == _ROWS
-    finally:
-        engine.dispose()
+def test_the_log_is_copied_back_by_the_thread_not_by_the_commits(
+    checkpointed: tuple[Engine, WalCheckpointer, Path],
+) -> None:
+    engine, checkpointer, path = checkpointed
+    assert checkpointer.running
+    with engine.connect() as conn:  # the writers' own checkpoint is only a backstop
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == BACKSTOP_PAGES
+
+    _write(engine)
+
+    # The database file itself holds the rows once the log is copied back into it.
+    assert _until(lambda: os.path.getsize(path) > _ROWS * 4000), os.path.getsize(path)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM filler").scalar() == _ROWS
+    engine.dispose()
     assert not checkpointer.running  # stopped with its engine
 
 
@@ -77,17 +86,13 @@ def test_without_the_thread_the_commits_stop_short_of_the_backstop(tmp_path: Pat
         engine.dispose()
 
 
-def test_writes_go_on_while_the_thread_checkpoints(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    engine = create_db_engine(f"sqlite:///{path}", background_checkpoints=True)
-    try:
-        checkpointer = wal_checkpointer(engine)
-        assert checkpointer is not None
-        _write(engine)
-        assert _until(lambda: checkpointer.checkpoints > 0)
-        with engine.begin() as conn:  # the log restarts under the writer, rows intact
-            conn.execute(text("DELETE FROM filler WHERE n % 2 = 0"))
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT count(*) FROM filler").scalar() == _ROWS // 2
-    finally:
-        engine.dispose()
+def test_writes_go_on_while_the_thread_checkpoints(
+    checkpointed: tuple[Engine, WalCheckpointer, Path],
+) -> None:
+    engine, checkpointer, _path = checkpointed
+    _write(engine)
+    assert _until(lambda: checkpointer.checkpoints > 0)
+    with engine.begin() as conn:  # the log restarts under the writer, rows intact
+        conn.execute(text("DELETE FROM filler WHERE n % 2 = 0"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM filler").scalar() == _ROWS // 2
