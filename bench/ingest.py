@@ -228,12 +228,8 @@ def cpu_times(pgid: int) -> CpuTimes:
     return CpuTimes(*(tick / clock for tick in ticks))
 
 
-def per_event(cpu: CpuTimes, events: float) -> tuple[float, float, float]:
-    return (
-        cpu.server * 1e6 / max(1, events),
-        cpu.store * 1e6 / max(1, events),
-        cpu.postgres * 1e6 / max(1, events),
-    )
+def per_event(cpu: CpuTimes, events: float) -> CpuTimes:
+    return CpuTimes(*(seconds * 1e6 / max(1, events) for seconds in cpu))
 
 
 class RssSampler:

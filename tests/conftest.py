@@ -39,6 +39,14 @@ def require_server(host: str, port: int, what: str) -> None:
         pytest.skip(message)
 
 
+def prepared_statements(engine: Engine) -> list[str]:
+    """The statements the pooled PostgreSQL connection has prepared (psycopg prepares one
+    from its sixth execution, and forgets them all when the connection rolls back)."""
+    with engine.begin() as conn:
+        found = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+        return list(found.scalars())
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -32,7 +32,6 @@ from croupier.ingest.service import IngestService
 from croupier.ingest.store import EventStore
 from croupier.ingest.store_process import StoreProcess
 from croupier.ingest.writer import GroupWriter
-from croupier.kit.db import create_db_engine
 from croupier.kit.errors import ApiError, StoreUnavailable
 from croupier.kit.observability import AccessLog, Metrics
 from croupier.projections import registry
@@ -47,11 +46,7 @@ _PRUNE_EVERY_SECONDS = 3600
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     own_engine = engine is None
-    engine = engine or create_db_engine(
-        settings.database_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        background_checkpoints=True,
-    )
+    engine = engine or settings.store_engine(long_running=True)
     store = EventStore(engine)
     metrics = Metrics()
     projector = Projector(

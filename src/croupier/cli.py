@@ -17,7 +17,7 @@ from croupier.kit import migrate
 
 if TYPE_CHECKING:
     from croupier.projections.engine import Projector
-from croupier.kit.db import create_db_engine, is_sqlite, write_session
+from croupier.kit.db import is_sqlite, write_session
 from croupier.kit.observability import configure_logging
 from croupier.settings import Settings
 from croupier.tenancy import service as tenancy
@@ -46,7 +46,7 @@ cli.add_typer(consume_cli, name="consume")
 def _session() -> Iterator[Session]:
     """One unit of work: commit on success, a clean message and exit 1 on a TenancyError."""
     settings = Settings()
-    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = settings.store_engine()
     try:
         with write_session(engine) as session, session.begin():
             yield session
@@ -61,7 +61,7 @@ def _session() -> Iterator[Session]:
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""
     settings = Settings()
-    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = settings.store_engine()
     migrate.upgrade(engine, revision)
     engine.dispose()
     typer.echo(f"database at {revision}")
@@ -224,7 +224,7 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
-    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = settings.store_engine()
     if is_sqlite(settings.database_url):
         migrate.upgrade(engine)
     if settings.bootstrap_demo:
@@ -262,11 +262,7 @@ def worker() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level)
-    engine = create_db_engine(
-        settings.database_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        background_checkpoints=True,
-    )
+    engine = settings.store_engine(long_running=True)
     serving.tune_runtime()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -313,9 +309,7 @@ def _consume(broker: Literal["kafka", "rabbitmq"]) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     if is_sqlite(settings.database_url):
-        engine = create_db_engine(
-            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
-        )
+        engine = settings.store_engine()
         migrate.upgrade(engine)
         engine.dispose()
     metrics = Metrics()
@@ -349,11 +343,7 @@ def replay(
     from croupier.tenancy.models import Operator
 
     settings = Settings()
-    engine = create_db_engine(
-        settings.database_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        background_checkpoints=True,
-    )
+    engine = settings.store_engine(long_running=True)
     serving.tune_runtime()
     try:
         operator_id = None

@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import Engine
 
 from croupier.connectors.config import Binding
+from croupier.kit.db import create_db_engine
 
 
 class Settings(BaseSettings):
@@ -131,3 +133,13 @@ class Settings(BaseSettings):
         if self.postback_in_process is None:
             return self.projector_in_process
         return self.postback_in_process
+
+    def store_engine(self, *, long_running: bool = False) -> Engine:
+        """An engine on the configured store. ``long_running``: a process that writes for
+        as long as it runs (serve, worker, replay, consume), whose SQLite log a thread of
+        its own checkpoints (kit.wal); a short command leaves that to its commits."""
+        return create_db_engine(
+            self.database_url,
+            sqlite_synchronous=self.sqlite_synchronous,
+            background_checkpoints=long_running,
+        )

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from conftest import PG_URL, require_server
+from conftest import PG_URL, prepared_statements, require_server
 from croupier.kit import db
 from croupier.kit.db import create_db_engine, read_session
 
@@ -56,12 +56,6 @@ def test_a_recently_used_connection_is_not_pinged(monkeypatch: pytest.MonkeyPatc
         engine.dispose()
 
 
-def _prepared(engine: Engine) -> list[str]:
-    with engine.begin() as conn:
-        found = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
-        return list(found.scalars())
-
-
 def test_a_read_session_keeps_the_statements_its_connection_prepared(pg_engine: Engine) -> None:
     # psycopg forgets every statement it prepared on a connection that runs ROLLBACK, which
     # is how a session closed with its transaction open ends.
@@ -69,7 +63,7 @@ def test_a_read_session_keeps_the_statements_its_connection_prepared(pg_engine: 
         for _ in range(10):  # psycopg prepares a statement from its sixth execution
             session.execute(text("SELECT count(*) FROM operators WHERE id <> :id"), {"id": "x"})
 
-    assert any("FROM operators WHERE id <> $1" in sql for sql in _prepared(pg_engine))
+    assert any("FROM operators WHERE id <> $1" in sql for sql in prepared_statements(pg_engine))
 
 
 def _create_then_fail(engine: Engine) -> None:

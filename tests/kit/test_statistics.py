@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from conftest import prepared_statements
 from croupier.kit.db import StatisticsRefresher, create_db_engine
 
 
@@ -146,7 +147,5 @@ def test_the_check_keeps_the_statements_the_connection_prepared(grows: Engine) -
 
     refresher.count(1)
 
-    with grows.begin() as conn:
-        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
-        statements = list(prepared.scalars())
+    statements = prepared_statements(grows)
     assert any("FROM grows WHERE n > $1" in statement for statement in statements), statements

@@ -34,11 +34,10 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from croupier.affiliates.models import Affiliate
 from croupier.affiliates.postback_models import PostbackAttempt, PostbackDelivery
-from croupier.kit.db import in_db_thread, write_session
+from croupier.kit.db import in_db_thread, read_session, write_session
 
 log = logging.getLogger("croupier.postbacks")
 RunDb = Callable[[Callable[[], Any]], Awaitable[Any]]
@@ -187,7 +186,7 @@ async def deliver_due(
 def _claim(engine: Engine, *, now: datetime, policy: DeliveryPolicy) -> list[_Job]:
     lease_until = now + timedelta(seconds=policy.timeout_seconds) + _LEASE_MARGIN
     due = (PostbackDelivery.status == "pending", PostbackDelivery.next_attempt_at <= now)
-    with Session(engine) as session:
+    with read_session(engine) as session:
         # Idle rounds only read: SQLite's write lock is taken only when there is work.
         if session.scalar(select(PostbackDelivery.id).where(*due).limit(1)) is None:
             return []

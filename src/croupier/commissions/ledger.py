@@ -83,7 +83,6 @@ _CASINO_KINDS = frozenset({"bet", "settlement"})
 # Fast Track payments: Credit, Debit, and the other payment types (stored as custom).
 _FT_PAYMENT_KINDS = frozenset({"deposit", "withdrawal", "custom"})
 _NEGATED = {"bonus_cost": BONUS_COST, "chargeback": CHARGEBACK, "fee": FEE}
-_CHUNK = 400
 
 Line = dict[str, Any]
 SeriesKey = tuple[str, str, str, str, date]  # operator, brand, player, currency, period start
@@ -374,8 +373,7 @@ def _stored_reports(
         players[operator_id].add(player_ref)
     found: list[_Report] = []
     for operator_id, refs in players.items():
-        wanted = sorted(refs)
-        for start in range(0, len(wanted), _CHUNK):
+        for chunk in in_chunks(sorted(refs)):
             query = (
                 select(
                     NGR_LINES, Event.occurred_at.label("_occurred_at"), Event.amount.label("_total")
@@ -384,7 +382,7 @@ def _stored_reports(
                 .where(
                     NGR_LINES.c.operator_id == operator_id,
                     NGR_LINES.c.component == NGR_REPORTED,
-                    NGR_LINES.c.player_ref.in_(wanted[start : start + _CHUNK]),
+                    NGR_LINES.c.player_ref.in_(chunk),
                 )
             )
             if through is not None:

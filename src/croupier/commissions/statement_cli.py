@@ -16,12 +16,12 @@ def _unit_of_work(work: Callable[[Any], T], *, read_only: bool = False) -> T:
     no write lock); an API error is a message, exit 1."""
     from sqlalchemy.orm import Session
 
-    from croupier.kit.db import create_db_engine, write_session
+    from croupier.kit.db import write_session
     from croupier.kit.errors import ApiError
     from croupier.settings import Settings
 
     settings = Settings()
-    engine = create_db_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = settings.store_engine()
     try:
         if read_only:
             with Session(engine) as session:

@@ -57,13 +57,13 @@ from croupier.commissions.statement_models import (
 from croupier.commissions.statement_sql import PlayerKey, month_bounds
 from croupier.kit.errors import ApiError, invalid
 from croupier.kit.ids import uuid7
+from croupier.kit.rows import in_chunks
 from croupier.reports.daily import EXACT
 from croupier.tenancy.models import Operator
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 _PERIOD = re.compile(r"[0-9]{4}-[0-9]{2}")
-_CHUNK = 500
 
 
 def rounded(value: Decimal | None) -> Decimal | None:
@@ -606,7 +606,7 @@ def store(session: Session, computed: Computed) -> RunResult:
         and not _newer(s, inputs.covered, computed.computed_at)
     ]
     _delete_children(session, [s.id for s in current.values()] + stale)
-    for chunk in _chunks(stale):
+    for chunk in in_chunks(stale):
         session.execute(delete(Statement).where(Statement.id.in_(chunk)))
     result.removed = len(stale)
     for affiliate_id in sorted(drafts):
@@ -698,12 +698,8 @@ def _fill(
 
 
 def _delete_children(session: Session, statement_ids: list[str]) -> None:
-    for chunk in _chunks(statement_ids):
+    for chunk in in_chunks(statement_ids):
         session.execute(delete(StatementLine).where(StatementLine.statement_id.in_(chunk)))
         session.execute(
             delete(StatementAdjustment).where(StatementAdjustment.statement_id.in_(chunk))
         )
-
-
-def _chunks(values: list[str]) -> list[list[str]]:
-    return [values[start : start + _CHUNK] for start in range(0, len(values), _CHUNK)]

@@ -14,7 +14,7 @@ from croupier.ingest.auth import KeyRegistry
 from croupier.ingest.service import IngestService
 from croupier.ingest.store import EventStore
 from croupier.ingest.writer import GroupWriter
-from croupier.kit.db import create_db_engine, in_db_thread
+from croupier.kit.db import in_db_thread
 from croupier.kit.observability import Metrics
 from croupier.settings import Settings
 
@@ -62,11 +62,7 @@ async def consume(
     """A consumer with its own group-commit writer, until ``stop`` is set; the writer is
     drained before it returns."""
     own_engine = engine is None
-    engine = engine or create_db_engine(
-        settings.database_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        background_checkpoints=True,
-    )
+    engine = engine or settings.store_engine(long_running=True)
     metrics = metrics or Metrics()
     writer = GroupWriter(
         EventStore(engine),

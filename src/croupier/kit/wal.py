@@ -37,7 +37,6 @@ class WalCheckpointer:
         self._interval = interval
         self._wrote = threading.Event()
         self._stopping = threading.Event()
-        self.checkpoints = 0  # rounds run so far
         self._thread = threading.Thread(
             target=self._run, name="croupier-wal-checkpoint", daemon=True
         )
@@ -56,27 +55,30 @@ class WalCheckpointer:
         self._thread.join(_STOP_SECONDS)
 
     def _run(self) -> None:
-        self._wrote.wait()
-        if self._stopping.is_set():
-            return
+        connection: sqlite3.Connection | None = None
+        try:
+            while True:
+                self._wrote.wait()
+                # Give the commit that woke us time to land (the event comes before it).
+                if self._stopping.wait(self._interval):
+                    return
+                self._wrote.clear()
+                if connection is None:
+                    connection = self._connect()
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:
+                    log.warning("background WAL checkpoint failed: %s", exc)
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
         # Opened after the first write: a connection that first saw the file before the
         # store's connection turned WAL on took it for a rollback-journal database, and
         # its checkpoints did nothing. timeout=0: a PASSIVE checkpoint never waits, and a
         # round that finds the database busy (another process's checkpoint, a schema
         # change) is skipped, not queued.
         connection = sqlite3.connect(self._path, timeout=0, isolation_level=None)
-        try:
-            connection.execute(f"PRAGMA synchronous={self._synchronous}")
-            while not self._stopping.is_set():
-                self._wrote.wait()
-                # Give the commit that woke us time to land (the event comes before it).
-                if self._stopping.wait(self._interval):
-                    return
-                self._wrote.clear()
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as exc:
-                    log.warning("background WAL checkpoint failed: %s", exc)
-                self.checkpoints += 1
-        finally:
-            connection.close()
+        connection.execute(f"PRAGMA synchronous={self._synchronous}")
+        return connection

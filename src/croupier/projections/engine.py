@@ -45,6 +45,7 @@ from croupier.kit.db import (
     UtcDateTime,
     derived_session,
     is_unavailable,
+    read_session,
     sqlite_utc_moment,
 )
 from croupier.kit.timeparse import utcnow
@@ -191,9 +192,9 @@ class Projector:
 
     def backlog(self) -> int:
         """Committed events after the checkpoint, whether or not they are readable yet."""
-        with Session(self.engine) as session:
-            checkpoint = session.get(Checkpoint, self.name)
-            tx_id, seq = (checkpoint.tx_id, checkpoint.seq) if checkpoint else (0, 0)
+        with read_session(self.engine) as session:
+            found = session.connection().execute(_CHECKPOINT, {"name": self.name}).first()
+            tx_id, seq = (found.tx_id, found.seq) if found else (0, 0)
             query = select(func.count()).select_from(Event)
             if self.postgres:
                 position = text("(events.tx_id, events.seq) > (:tx_id, :seq)")
