@@ -232,6 +232,10 @@ async def test_store_down_no_ack_then_stored_after_recovery(
         async with Consumer("rabbitmq", settings, via_proxy) as run:
             await rabbitmq.publish(queue, [body(dp_deposit("before"))])
             await wait_until(lambda: len(events(direct, operator_id=operator_id)) == 1)
+            # Its commit acknowledged too: a reply lost in the cut would leave it unacked.
+            await wait_until(
+                lambda: run.metric("croupier_connector_batch_seconds_count", broker="rabbitmq") >= 1
+            )
             await proxy.cut()
             await rabbitmq.publish(queue, [body(dp_deposit(f"during-{n}")) for n in range(3)])
             await wait_until(
@@ -273,6 +277,10 @@ async def test_a_stop_while_the_store_is_down_acks_nothing(
         async with Consumer("rabbitmq", settings, via_proxy) as run:
             await rabbitmq.publish(queue, [body(dp_deposit("before", client_user_id=name))])
             await wait_until(lambda: len(events(direct, player_ref=name)) == 1)
+            # Its commit acknowledged too: a reply lost in the cut would leave it unacked.
+            await wait_until(
+                lambda: run.metric("croupier_connector_batch_seconds_count", broker="rabbitmq") >= 1
+            )
             await proxy.cut()
             await rabbitmq.publish(queue, [body(dp_deposit(f"tx-{n}")) for n in range(5)])
             await wait_until(
