@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
+import sys
 from datetime import timedelta
 
 import pytest
@@ -15,7 +17,7 @@ from sqlalchemy.engine import Engine
 from conftest import app_client
 from croupier.events.models import RejectedEvent
 from croupier.ingest.store import EventStore
-from croupier.kit.observability import JsonFormatter
+from croupier.kit.observability import JsonFormatter, configure_logging
 from croupier.kit.timeparse import utcnow
 from croupier.settings import Settings
 from factories import Tenant
@@ -42,6 +44,23 @@ async def test_one_json_line_per_request(
     assert line["status"] == 200
     assert line["latency_ms"] >= 0
     assert tenant.key not in JsonFormatter().format(record)
+
+
+def test_the_log_follows_stderr_when_it_is_swapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A test runner (or anything else) that replaces sys.stderr and closes the old one must
+    # not leave the log writing to a closed file.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging("info")
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("croupier.test").warning("after the swap")
+    [line] = second.getvalue().splitlines()
+    assert json.loads(line)["message"] == "after the swap"
 
 
 def _one_old_one_new_rejection(engine: Engine, tenant: Tenant) -> None:
