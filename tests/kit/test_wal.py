@@ -13,7 +13,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from croupier.kit.db import create_db_engine, wal_checkpointer
-from croupier.kit.wal import BACKSTOP_PAGES, WalCheckpointer
+from croupier.kit.wal import BACKSTOP_PAGES, INTERVAL_SECONDS, WalCheckpointer
 
 _ROWS = 2_000  # ~2,000 pages of log: past SQLite's own checkpoint threshold (1,000)
 
@@ -65,6 +65,28 @@ def test_the_log_is_copied_back_by_the_thread_not_by_the_commits(
         assert conn.exec_driver_sql("SELECT count(*) FROM filler").scalar() == _ROWS
     engine.dispose()
     assert not checkpointer.running  # stopped with its engine
+
+
+def test_a_commit_slower_than_the_round_is_copied_back_too(
+    checkpointed: tuple[Engine, WalCheckpointer, Path],
+) -> None:
+    # The engine's commit event comes before the commit: the round it starts can run before
+    # the commit lands (a loaded machine's fsync). The last commit must not stay in the log.
+    engine, _checkpointer, path = checkpointed
+    _write(engine)
+    assert _until(lambda: os.path.getsize(path) > _ROWS * 4000)
+    size = os.path.getsize(path)
+
+    @event.listens_for(engine, "commit")
+    def slow_commit(_connection: Any) -> None:
+        time.sleep(INTERVAL_SECONDS * 4)
+
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO filler VALUES (:n, :body)"),
+            [{"n": n, "body": "y" * 4000} for n in range(_ROWS, _ROWS + 200)],
+        )
+    assert _until(lambda: os.path.getsize(path) >= size + 200 * 4000), os.path.getsize(path)
 
 
 def test_without_the_thread_the_commits_stop_short_of_the_backstop(tmp_path: Path) -> None:

@@ -361,9 +361,18 @@ def _checkpoint_in_background(engine: Engine, path: str, synchronous: str) -> No
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
 
+    # The commit event comes before the commit: a round it starts may run before the commit
+    # lands. The connection's return to the pool comes after, and starts another round, so
+    # the last commit of a burst is copied back too, however long it took.
     @event.listens_for(engine, "commit")
-    def on_commit(_connection: Connection) -> None:
+    def on_commit(connection: Connection) -> None:
+        connection.connection.info["wal_committed"] = True
         checkpointer.committed()
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop("wal_committed", False):
+            checkpointer.committed()
 
     @event.listens_for(engine, "engine_disposed")
     def on_disposed(_engine: Engine) -> None:

@@ -59,7 +59,8 @@ class WalCheckpointer:
         try:
             while True:
                 self._wrote.wait()
-                # Give the commit that woke us time to land (the event comes before it).
+                # One round for the commits of a burst (and time for the one that woke us
+                # to land: its engine tells of it before, and again after).
                 if self._stopping.wait(self._interval):
                     return
                 self._wrote.clear()
