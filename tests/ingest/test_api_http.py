@@ -243,6 +243,9 @@ async def test_operations_endpoints(client: httpx.AsyncClient, tenant: Tenant) -
         'croupier_events_total{format="datapulse",kind="deposit",result="accepted"} 1.0' in metrics
     )
     assert "croupier_request_duration_seconds_bucket" in metrics
+    assert (
+        'croupier_request_duration_seconds_count{route="/v2/s2s/event",status="200"} 1.0' in metrics
+    )
     spec = (await client.get("/openapi.json")).json()
     casino = spec["paths"]["/v1/integration/casino"]["post"]
     assert "CASINO" in casino["requestBody"]["content"]["application/json"]["examples"]

@@ -23,7 +23,9 @@ class Metrics:
             ["format", "kind", "result"],
             registry=self.registry,
         )
+        # labels() validates and locks on every call; the children are few, keep them.
         self._event_children: dict[tuple[str, str, str], Any] = {}
+        self._request_children: dict[tuple[str, int], Any] = {}
         self.group_requests = Histogram(
             "croupier_writer_group_requests",
             "Requests sharing one group commit",
@@ -78,11 +80,17 @@ class Metrics:
             self.projection_lag.set(0)
 
     def count_events(self, fmt: str, kind: str, result: str, count: int) -> None:
-        # labels() validates and locks on every call; the children are few, keep them.
         child = self._event_children.get((fmt, kind, result))
         if child is None:
             child = self._event_children[fmt, kind, result] = self.events.labels(fmt, kind, result)
         child.inc(count)
+
+    def observe_request(self, path: str, status: int, seconds: float) -> None:
+        """``path`` is the route's template (or "unmatched"): a few dozen children at most."""
+        child = self._request_children.get((path, status))
+        if child is None:
+            child = self._request_children[path, status] = self.requests.labels(path, str(status))
+        child.observe(seconds)
 
     def observe_group(self, requests: int, events: int, seconds: float) -> None:
         self.group_requests.observe(requests)
@@ -159,7 +167,7 @@ class AccessLog:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(path, str(status)).observe(elapsed)
+            self.metrics.observe_request(path, status, elapsed)
             if self.enabled:
                 fields.update(
                     method=scope["method"],
