@@ -12,6 +12,7 @@ player-days), batch by batch, each batch one transaction with its checkpoint.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import tempfile
@@ -22,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import RESULTS, machine, make_key, prepare_store
+from bench.ingest import RESULTS, cpu_times, machine, make_key, prepare_store
 from croupier.dialects import datapulse, fasttrack
 from croupier.dialects.fasttrack import FtType
 from croupier.ingest.auth import KeyInfo
@@ -197,8 +198,11 @@ def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
         engine = create_db_engine(url, background_checkpoints=True)
         projector = Projector(engine, registry.handlers(), batch_size=args.batch)
         started = time.perf_counter()
+        cpu_started, postgres_started = time.process_time(), _postgres_cpu()
         applied = projector.drain()
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        postgres = _postgres_cpu() - postgres_started
         replay_started = time.perf_counter()
         replayed = projector.replay()
         replay_elapsed = time.perf_counter() - replay_started
@@ -208,15 +212,26 @@ def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
         cleanup()
     assert applied == replayed == events, (applied, replayed, events)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu_column = f"{cpu * 1e6 / events:.0f}"
+    if store == "postgresql":
+        cpu_column += f" ({postgres * 1e6 / events:.0f})"
     return (
         f"| {store} | {args.order} | {events:,} | {args.batch} | {events / elapsed:,.0f} | "
-        f"{events / replay_elapsed:,.0f} | {elapsed:.1f} s | {rss_mb:.0f} MB |"
+        f"{events / replay_elapsed:,.0f} | {elapsed:.1f} s | {cpu_column} | {rss_mb:.0f} MB |"
     )
 
 
+def _postgres_cpu() -> float:
+    """CPU seconds used so far by PostgreSQL's processes (its backends do the projector's
+    statements on the same two cores)."""
+    return cpu_times(os.getpgid(0)).postgres
+
+
+# CPU time per event barely moves when the VM's neighbours do; throughput moved by up to
+# 1.5x between runs of the same code.
 HEADER = (
     "| store | arrival | events | batch | projected events/s | replay events/s | time | "
-    "peak RSS |\n|---|---|---|---|---|---|---|---|"
+    "CPU µs/event (PostgreSQL) | peak RSS |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 
