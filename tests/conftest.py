@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from croupier.app import create_app
 from croupier.kit import migrate
@@ -75,9 +77,23 @@ def pg_schema_url() -> Iterator[str]:
     migrate.upgrade(engine)
     engine.dispose()
     yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    _drop_schema(admin, schema)
     admin.dispose()
+
+
+def _drop_schema(admin: Engine, schema: str) -> None:
+    # A background thread of the last test's server (an ANALYZE, a projector's read) may
+    # still be at work in the schema: the DROP can deadlock with it and be the one
+    # PostgreSQL cancels. The other finishes soon after; then the DROP goes through.
+    for attempt in range(5):
+        try:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
 
 
 def _truncate_all(engine: Engine) -> None:
