@@ -67,8 +67,11 @@ def matching(
     if connection.dialect.name == "postgresql":
         # One array per key column: a short statement psycopg parses once and the server
         # can keep prepared, where thousands of VALUES parameters were parsed every time.
-        arrays = {f"k{i}": list(values) for i, values in enumerate(zip(*wanted, strict=True))}
-        statement = _unnest_select(table, tuple(columns))
+        statement, literal = _unnest_select(table, tuple(columns))
+        arrays = {
+            f"k{i}": array_literal(list(values)) if literal[i] else list(values)
+            for i, values in enumerate(zip(*wanted, strict=True))
+        }
         return [dict(row) for row in connection.execute(statement, arrays).mappings().all()]
     plan = _select_plan(table, tuple(columns), connection.dialect)
     for start in range(0, len(wanted), _CHUNK):
@@ -282,11 +285,16 @@ def _select_plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Se
 
 
 @cache
-def _unnest_select(table: Table, columns: tuple[str, ...]) -> Any:
+def _unnest_select(table: Table, columns: tuple[str, ...]) -> tuple[Any, tuple[bool, ...]]:
     """PostgreSQL's ``SELECT t.* FROM unnest(key arrays) k, LATERAL (SELECT ... FROM t
     WHERE t.c = k.c ...)``: an index lookup per key. As a plain join, a table the planner
-    has no statistics for yet (one being rebuilt) was sorted whole for every batch."""
-    arrays = ", ".join(f":k{i}" for i in range(len(columns)))
+    has no statistics for yet (one being rebuilt) was sorted whole for every batch. With
+    it, which key columns are strings: those travel as array literals (array_literal),
+    cast to text (a cast to VARCHAR(n) would cut a longer key short, and find another)."""
+    strings = tuple(isinstance(table.c[name].type, String) for name in columns)
+    arrays = ", ".join(
+        f"CAST(:k{i} AS TEXT[])" if string else f":k{i}" for i, string in enumerate(strings)
+    )
     where = " AND ".join(f"t.{name} = k.{name}" for name in columns)
     selected = ", ".join(f"t.{column.name}" for column in table.columns)
     statement = text(
@@ -295,11 +303,11 @@ def _unnest_select(table: Table, columns: tuple[str, ...]) -> Any:
         f"CROSS JOIN LATERAL (SELECT * FROM {table.name} t WHERE {where} OFFSET 0) t"
     ).bindparams(
         *(
-            bindparam(f"k{i}", type_=postgresql.ARRAY(table.c[name].type))
-            for i, name in enumerate(columns)
+            bindparam(f"k{i}", type_=String() if string else postgresql.ARRAY(table.c[name].type))
+            for i, (name, string) in enumerate(zip(columns, strings, strict=True))
         )
     )
-    return statement.columns(*table.columns)
+    return statement.columns(*table.columns), strings
 
 
 @dataclass(frozen=True)
