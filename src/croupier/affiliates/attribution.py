@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, Table, bindparam, select, text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from croupier.affiliates.attribution_models import (
@@ -221,7 +220,7 @@ def _first_events(
         return {}
     found: Iterable[Any]
     if session.connection().dialect.name == "postgresql":
-        brands, refs = (list(column) for column in zip(*players, strict=True))
+        brands, refs = (rows.array_literal(list(column)) for column in zip(*players, strict=True))
         found = _facts(
             session.execute(_FIRST_EVENTS_PG, {"o": operator_id, "b": brands, "p": refs})
         )
@@ -257,12 +256,13 @@ _FIRST_EVENTS_SQLITE = (
 )
 _FIRST_EVENTS_PG = (
     text(
-        f"SELECT {_FIRST_COLUMNS} FROM unnest(:b, :p) AS k (brand_id, player_ref) "
+        f"SELECT {_FIRST_COLUMNS} FROM unnest(CAST(:b AS TEXT[]), CAST(:p AS TEXT[])) "
+        f"AS k (brand_id, player_ref) "
         f"CROSS JOIN LATERAL (SELECT * FROM events f WHERE {_first_of_key(':o')}) e"
     )
-    .bindparams(
-        bindparam("b", type_=postgresql.ARRAY(String())),
-        bindparam("p", type_=postgresql.ARRAY(String())),
+    .bindparams(  # the keys as array literals (rows.array_literal)
+        bindparam("b", type_=String()),
+        bindparam("p", type_=String()),
     )
     .columns(*_EVENT_COLUMNS)
 )
