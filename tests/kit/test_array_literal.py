@@ -56,12 +56,32 @@ def test_integers_and_booleans_read_back_as_sent(
     assert _read_back(pg, rows.array_literal(bools), "BOOLEAN") == bools
 
 
+@_EXAMPLES
+@given(
+    values=st.lists(
+        st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=6), max_size=8
+    )
+)
+def test_amounts_read_back_with_their_digits(pg: Connection, values: list[Decimal | None]) -> None:
+    read = _read_back(pg, rows.array_literal(values), "NUMERIC")
+    # Equal, with as many decimal places (NUMERIC has no negative zero: -0.000000 is 0).
+    assert read == values
+    assert [_places(v) for v in read] == [_places(v) for v in values]
+
+
+def _places(value: Decimal | None) -> int | str | None:
+    return None if value is None else value.as_tuple().exponent
+
+
 def test_the_literal_is_taken_unless_a_string_needs_an_escape_arrays_lack() -> None:
     # Quotes and backslashes escape alike in JSON and in arrays; control characters do not.
     assert rows.array_literal(['say "hi"', "C:\\dir", "NULL", "", None, "é{,}"]) == (
         '{"say \\"hi\\"","C:\\\\dir","NULL","",null,"é{,}"}'
     )
     assert rows.array_literal([1, None, -2]) == "{1,null,-2}"
+    assert rows.array_literal([Decimal("1.50"), Decimal("-0.000001")]) == "{1.50,-0.000001}"
+    nan = [Decimal("NaN")]
+    assert rows.array_literal(nan) is nan
     for kept in (["line\nbreak"], ["bell\x07"], ["back\\slash and tab\t"]):
         assert rows.array_literal(kept) is kept
 

@@ -213,9 +213,11 @@ def _arrays(
 
 
 # What a column may hold to travel as an array literal: msgspec writes these as PostgreSQL
-# reads them (a float's NaN would become null). Amounts and times keep psycopg's binary
-# arrays: the server parsed their text for longer than the client saved (measured).
-_LITERAL_ELEMENTS = frozenset({str, int, bool})
+# reads them (a float's NaN would become null; a decimal's fails, and keeps the list).
+# 4,000 amounts: 3.3 ms of client CPU as psycopg's array, 0.6 as a literal, which the
+# server reads in under 1 ms. Times stay binary: 4,000 cost the client 1.0 ms as an array
+# and 0.2 as a literal, but the server 0.8 and 2.6 ms to read them.
+_LITERAL_ELEMENTS = frozenset({str, int, bool, Decimal})
 _LITERAL_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
