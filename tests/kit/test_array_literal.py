@@ -86,6 +86,13 @@ def test_the_literal_is_taken_unless_a_string_needs_an_escape_arrays_lack() -> N
         assert rows.array_literal(kept) is kept
 
 
+def test_lookups_bind_string_keys_as_one_literal(pg_engine: Engine) -> None:
+    bind = rows.TEXT_KEYS.bind_processor(pg_engine.dialect)
+    assert bind(("a", None)) == '{"a",null}'
+    kept = bind(["new\nline"])
+    assert kept == ["new\nline"]  # psycopg's own array: the statement casts either to text[]
+
+
 def test_an_upsert_stores_awkward_strings_exactly(pg_engine: Engine) -> None:
     refs = ['quote"d', "back\\slash", "new\nline", "NULL", "", "ünï{cøde}, ok", "\\\\"]
     money = [

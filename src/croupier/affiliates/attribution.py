@@ -220,7 +220,7 @@ def _first_events(
         return {}
     found: Iterable[Any]
     if session.connection().dialect.name == "postgresql":
-        brands, refs = (rows.array_literal(list(column)) for column in zip(*players, strict=True))
+        brands, refs = (list(column) for column in zip(*players, strict=True))
         found = _facts(
             session.execute(_FIRST_EVENTS_PG, {"o": operator_id, "b": brands, "p": refs})
         )
@@ -256,14 +256,10 @@ _FIRST_EVENTS_SQLITE = (
 )
 _FIRST_EVENTS_PG = (
     text(
-        f"SELECT {_FIRST_COLUMNS} FROM unnest(CAST(:b AS TEXT[]), CAST(:p AS TEXT[])) "
-        f"AS k (brand_id, player_ref) "
+        f"SELECT {_FIRST_COLUMNS} FROM unnest(:b, :p) AS k (brand_id, player_ref) "
         f"CROSS JOIN LATERAL (SELECT * FROM events f WHERE {_first_of_key(':o')}) e"
     )
-    .bindparams(  # the keys as array literals (rows.array_literal)
-        bindparam("b", type_=String()),
-        bindparam("p", type_=String()),
-    )
+    .bindparams(bindparam("b", type_=rows.TEXT_KEYS), bindparam("p", type_=rows.TEXT_KEYS))
     .columns(*_EVENT_COLUMNS)
 )
 

@@ -92,10 +92,9 @@ _WINDOW = "w (operator_id, brand_id, player_ref, low, high)"
 def _unnested(select_sql: str, result_types: tuple[tuple[str, Any], ...]) -> Any:
     """PostgreSQL: the windows as five arrays, one short statement whatever their number."""
     statement = text(
-        f"WITH {_WINDOW} AS (SELECT * FROM unnest("
-        "CAST(:o AS TEXT[]), CAST(:b AS TEXT[]), CAST(:p AS TEXT[]), :l, :h)) " + select_sql
-    ).bindparams(  # the keys as array literals (rows.array_literal)
-        *(bindparam(name, type_=String()) for name in ("o", "b", "p")),
+        f"WITH {_WINDOW} AS (SELECT * FROM unnest(:o, :b, :p, :l, :h)) " + select_sql
+    ).bindparams(
+        *(bindparam(name, type_=rows.TEXT_KEYS) for name in ("o", "b", "p")),
         *(bindparam(name, type_=postgresql.ARRAY(UtcDateTime())) for name in ("l", "h")),
     )
     return statement.columns(**dict(result_types))
@@ -113,10 +112,7 @@ def _run_windowed(
             [low for _, low, _ in windows],
             [high for _, _, high in windows],
         )
-        arrays: dict[str, Any] = {
-            name: rows.array_literal(list(values))
-            for name, values in (("o", operators), ("b", brands), ("p", players))
-        }
+        arrays = {"o": list(operators), "b": list(brands), "p": list(players)}
         arrays |= {"l": lows, "h": highs}
         statement = _unnested(_LATERAL[select_sql], types)
         return list(connection.execute(statement, arrays).all())

@@ -23,7 +23,7 @@ from operator import itemgetter
 from typing import Any
 
 import msgspec
-from sqlalchemy import Date, Dialect, String, Table, bindparam, text
+from sqlalchemy import Date, Dialect, String, Table, Text, TypeDecorator, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
@@ -67,11 +67,8 @@ def matching(
     if connection.dialect.name == "postgresql":
         # One array per key column: a short statement psycopg parses once and the server
         # can keep prepared, where thousands of VALUES parameters were parsed every time.
-        statement, literal = _unnest_select(table, tuple(columns))
-        arrays = {
-            f"k{i}": array_literal(list(values)) if literal[i] else list(values)
-            for i, values in enumerate(zip(*wanted, strict=True))
-        }
+        arrays = {f"k{i}": list(values) for i, values in enumerate(zip(*wanted, strict=True))}
+        statement = _unnest_select(table, tuple(columns))
         return [dict(row) for row in connection.execute(statement, arrays).mappings().all()]
     plan = _select_plan(table, tuple(columns), connection.dialect)
     for start in range(0, len(wanted), _CHUNK):
@@ -237,6 +234,26 @@ def array_literal(values: list[Any]) -> list[Any] | str:
     return "{" + body[1:-1].decode() + "}"
 
 
+class TextKeys(TypeDecorator[list[Any]]):
+    """A bound list of strings (``unnest`` keys on PostgreSQL) sent as one array literal
+    (array_literal), cast to text[] in the statement. Text, not VARCHAR(n): that cast would
+    cut a longer key short, and find another."""
+
+    impl = postgresql.ARRAY(Text())
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        # The array type's own processor would take the literal for a list of characters.
+        return _text_keys
+
+
+def _text_keys(value: Sequence[Any] | None) -> list[Any] | str | None:
+    return None if value is None else array_literal(list(value))
+
+
+TEXT_KEYS = TextKeys()
+
+
 def delete(session: Session, table: Table, keys: Iterable[tuple[Any, ...]]) -> None:
     """Delete the rows with these primary keys (one indexed delete per key, batched)."""
     names = primary_key(table)
@@ -287,16 +304,11 @@ def _select_plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Se
 
 
 @cache
-def _unnest_select(table: Table, columns: tuple[str, ...]) -> tuple[Any, tuple[bool, ...]]:
+def _unnest_select(table: Table, columns: tuple[str, ...]) -> Any:
     """PostgreSQL's ``SELECT t.* FROM unnest(key arrays) k, LATERAL (SELECT ... FROM t
     WHERE t.c = k.c ...)``: an index lookup per key. As a plain join, a table the planner
-    has no statistics for yet (one being rebuilt) was sorted whole for every batch. With
-    it, which key columns are strings: those travel as array literals (array_literal),
-    cast to text (a cast to VARCHAR(n) would cut a longer key short, and find another)."""
-    strings = tuple(isinstance(table.c[name].type, String) for name in columns)
-    arrays = ", ".join(
-        f"CAST(:k{i} AS TEXT[])" if string else f":k{i}" for i, string in enumerate(strings)
-    )
+    has no statistics for yet (one being rebuilt) was sorted whole for every batch."""
+    arrays = ", ".join(f":k{i}" for i in range(len(columns)))
     where = " AND ".join(f"t.{name} = k.{name}" for name in columns)
     selected = ", ".join(f"t.{column.name}" for column in table.columns)
     statement = text(
@@ -304,12 +316,14 @@ def _unnest_select(table: Table, columns: tuple[str, ...]) -> tuple[Any, tuple[b
         # OFFSET 0 keeps the subquery from being flattened back into a join.
         f"CROSS JOIN LATERAL (SELECT * FROM {table.name} t WHERE {where} OFFSET 0) t"
     ).bindparams(
-        *(
-            bindparam(f"k{i}", type_=String() if string else postgresql.ARRAY(table.c[name].type))
-            for i, (name, string) in enumerate(zip(columns, strings, strict=True))
-        )
+        *(bindparam(f"k{i}", type_=_key_array(table, name)) for i, name in enumerate(columns))
     )
-    return statement.columns(*table.columns), strings
+    return statement.columns(*table.columns)
+
+
+def _key_array(table: Table, name: str) -> TypeEngine[Any]:
+    column_type = table.c[name].type
+    return TEXT_KEYS if isinstance(column_type, String) else postgresql.ARRAY(column_type)
 
 
 @dataclass(frozen=True)
