@@ -207,25 +207,47 @@ class CpuTimes(NamedTuple):
         return CpuTimes(*(mine - theirs for mine, theirs in zip(self, other, strict=True)))
 
 
-def cpu_times(pgid: int) -> CpuTimes:
-    ticks = [0, 0, 0]
+class CpuSnapshot(NamedTuple):
+    """Each process's CPU time so far: pid -> (server, store, postgres) seconds."""
+
+    processes: dict[int, tuple[float, float, float]]
+
+    def __sub__(self, earlier: tuple[Any, ...]) -> CpuTimes:  # type: ignore[override]
+        """What the processes used since ``earlier``, process by process: a process that
+        ended meanwhile (a PostgreSQL backend whose connection closed) takes nothing away
+        from the others, as it did from a difference of totals."""
+        before: dict[int, tuple[float, float, float]] = earlier[0]
+        used = [0.0, 0.0, 0.0]
+        for pid, now in self.processes.items():
+            then = before.get(pid, (0.0, 0.0, 0.0))
+            for role in range(3):
+                used[role] += max(0.0, now[role] - then[role])
+        return CpuTimes(*used)
+
+
+def cpu_snapshot(pgid: int) -> CpuSnapshot:
+    clock = os.sysconf("SC_CLK_TCK")
+    processes: dict[int, tuple[float, float, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             comm, rest = (entry / "stat").read_text().rsplit(")", 1)
             fields = rest.split()
-            used = int(fields[11]) + int(fields[12])  # utime, stime
+            used = (int(fields[11]) + int(fields[12])) / clock  # utime, stime
             if comm.endswith("(postgres"):
-                ticks[2] += used
+                processes[int(entry.name)] = (0.0, 0.0, used)
             elif os.getpgid(int(entry.name)) == pgid:
-                ticks[0] += used
-                if b"croupier.ingest.store_process" in (entry / "cmdline").read_bytes():
-                    ticks[1] += used
+                store = b"croupier.ingest.store_process" in (entry / "cmdline").read_bytes()
+                processes[int(entry.name)] = (used, used if store else 0.0, 0.0)
         except (OSError, ProcessLookupError, IndexError, ValueError):
             continue
-    clock = os.sysconf("SC_CLK_TCK")
-    return CpuTimes(*(tick / clock for tick in ticks))
+    return CpuSnapshot(processes)
+
+
+def cpu_times(pgid: int) -> CpuTimes:
+    """The CPU time used so far by the live processes of each role."""
+    return cpu_snapshot(pgid) - CpuSnapshot({})
 
 
 def per_event(cpu: CpuTimes, events: float) -> CpuTimes:
@@ -244,14 +266,14 @@ class RssSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> RssSampler:
-        self._cpu_start = cpu_times(self.pgid)
+        self._cpu_start = cpu_snapshot(self.pgid)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.cpu = cpu_times(self.pgid) - self._cpu_start
+        self.cpu = cpu_snapshot(self.pgid) - self._cpu_start
 
     def _run(self) -> None:
         members: list[Path] = []

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import RESULTS, cpu_times, machine, make_key, prepare_store
+from bench.ingest import RESULTS, CpuSnapshot, cpu_snapshot, machine, make_key, prepare_store
 from croupier.dialects import datapulse, fasttrack
 from croupier.dialects.fasttrack import FtType
 from croupier.ingest.auth import KeyInfo
@@ -202,7 +202,7 @@ def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
         applied = projector.drain()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
-        postgres = _postgres_cpu() - postgres_started
+        postgres = (_postgres_cpu() - postgres_started).postgres
         replay_started = time.perf_counter()
         replayed = projector.replay()
         replay_elapsed = time.perf_counter() - replay_started
@@ -221,10 +221,10 @@ def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
     )
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds used so far by PostgreSQL's processes (its backends do the projector's
-    statements on the same two cores)."""
-    return cpu_times(os.getpgid(0)).postgres
+def _postgres_cpu() -> CpuSnapshot:
+    """CPU time used so far by PostgreSQL's processes (its backends do the projector's
+    statements on the same two cores), process by process."""
+    return cpu_snapshot(os.getpgid(0))
 
 
 # CPU time per event barely moves when the VM's neighbours do; throughput moved by up to
