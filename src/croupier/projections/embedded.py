@@ -8,9 +8,10 @@ With the store process (the default) ingest's commits are the child's, so on SQL
 batch under way holds the write lock while the groups that arrive meanwhile wait for it:
 at 1,000 single deposits/s from new players, p99 19-24 ms against 4-5 ms without the
 projector (44-53 ms when first measured, on another VM and before later cuts to the
-projector's per-batch costs). Running the batches in the child instead, between its groups, was tried and
-was worse (p50 10-42 ms against 3-9 ms, and 60% of the batch ingest rate): projecting
-such events cost ~0.9 ms each then, and the child spent most of its time projecting.
+projector's per-batch costs). Running the batches in the child instead, between its
+groups, was tried and was worse (p50 10-42 ms against 3-9 ms, and 60% of the batch ingest
+rate): projecting such events cost ~0.9 ms each then, and the child spent most of its time
+projecting.
 """
 
 from __future__ import annotations
