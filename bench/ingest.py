@@ -203,23 +203,21 @@ class CpuTimes(NamedTuple):
     store: float
     postgres: float
 
-    def __sub__(self, other: tuple[Any, ...]) -> CpuTimes:
-        return CpuTimes(*(mine - theirs for mine, theirs in zip(self, other, strict=True)))
 
-
-class CpuSnapshot(NamedTuple):
+@dataclass(frozen=True)
+class CpuSnapshot:
     """Each process's CPU time so far: pid -> (server, store, postgres) seconds."""
 
     processes: dict[int, tuple[float, float, float]]
 
-    def __sub__(self, earlier: tuple[Any, ...]) -> CpuTimes:  # type: ignore[override]
+    def __sub__(self, earlier: CpuSnapshot) -> CpuTimes:
         """What the processes used since ``earlier``, process by process: a process that
         ended meanwhile (a PostgreSQL backend whose connection closed) takes nothing away
-        from the others, as it did from a difference of totals."""
-        before: dict[int, tuple[float, float, float]] = earlier[0]
+        from the others, as it did from a difference of totals. (A pid reused meanwhile
+        counts as nothing rather than as less than nothing.)"""
         used = [0.0, 0.0, 0.0]
         for pid, now in self.processes.items():
-            then = before.get(pid, (0.0, 0.0, 0.0))
+            then = earlier.processes.get(pid, (0.0, 0.0, 0.0))
             for role in range(3):
                 used[role] += max(0.0, now[role] - then[role])
         return CpuTimes(*used)
