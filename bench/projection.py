@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import RESULTS, CpuSnapshot, cpu_snapshot, machine, make_key, prepare_store
+from bench.ingest import RESULTS, cpu_snapshot, machine, make_key, prepare_store
 from croupier.dialects import datapulse, fasttrack
 from croupier.dialects.fasttrack import FtType
 from croupier.ingest.auth import KeyInfo
@@ -198,11 +198,12 @@ def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
         engine = create_db_engine(url, background_checkpoints=True)
         projector = Projector(engine, registry.handlers(), batch_size=args.batch)
         started = time.perf_counter()
-        cpu_started, postgres_started = time.process_time(), _postgres_cpu()
+        # PostgreSQL's backends do the projector's statements on the same two cores.
+        cpu_started, postgres_started = time.process_time(), cpu_snapshot(os.getpgid(0))
         applied = projector.drain()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
-        postgres = (_postgres_cpu() - postgres_started).postgres
+        postgres = (cpu_snapshot(os.getpgid(0)) - postgres_started).postgres
         replay_started = time.perf_counter()
         replayed = projector.replay()
         replay_elapsed = time.perf_counter() - replay_started
@@ -219,12 +220,6 @@ def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> str:
         f"| {store} | {args.order} | {events:,} | {args.batch} | {events / elapsed:,.0f} | "
         f"{events / replay_elapsed:,.0f} | {elapsed:.1f} s | {cpu_column} | {rss_mb:.0f} MB |"
     )
-
-
-def _postgres_cpu() -> CpuSnapshot:
-    """CPU time used so far by PostgreSQL's processes (its backends do the projector's
-    statements on the same two cores), process by process."""
-    return cpu_snapshot(os.getpgid(0))
 
 
 # CPU time per event barely moves when the VM's neighbours do; throughput moved by up to
