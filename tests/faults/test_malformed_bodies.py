@@ -177,6 +177,7 @@ BODIES: dict[str, Builder] = {
     "invalid UTF-8 (0xff 0xfe)": with_string_bytes(b"\xff\xfe"),
     "overlong UTF-8 (0xc0 0xaf)": with_string_bytes(b"\xc0\xaf"),
     "lone surrogate in UTF-8 (0xed 0xa0 0x80)": with_string_bytes(b"\xed\xa0\x80"),
+    "lone surrogate escaped (\\ud800)": with_string_bytes(b"\\ud800"),
     "10 MB string": ten_mb_string,
 }
 # Bodies holding NUL bytes: refused as not JSON, then kept as rejected payloads, which
