@@ -178,15 +178,15 @@ def _insert_events(conn: Connection, events: list[PendingEvent]) -> None:
     (a 17,000-placeholder INSERT cost psycopg ~100 ms just to parse its query text)."""
     statement = EVENT_INSERTS[conn.dialect.name]
     rows = [event.params or statement.params(event.row) for event in events]
+    cursor = conn.connection.cursor()
     if not statement.sqlite:
-        cursor = conn.connection.cursor()
         with cursor.copy(statement.copy_sql) as copy:
             for values in rows:
                 copy.write_row(values)
         return
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        conn.exec_driver_sql(statement.sql(len(chunk)), tuple(chain.from_iterable(chunk)))
+        cursor.execute(statement.sql(len(chunk)), tuple(chain.from_iterable(chunk)))
 
 
 def _existing(
@@ -197,13 +197,14 @@ def _existing(
         by_scope[operator_id, fmt].add(key)
     found: dict[tuple[str, str, str], tuple[str, str]] = {}
     sqlite = conn.dialect.name == "sqlite"
+    cursor = conn.connection.cursor()
     for (operator_id, fmt), keys in by_scope.items():
         ordered = sorted(keys)
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start : start + _CHUNK]
             sql = _existing_sql(conn.dialect.name, len(chunk))
             params = (operator_id, fmt, *chunk) if sqlite else (chunk, operator_id, fmt)
-            for key, event_id, content_hash in conn.exec_driver_sql(sql, params):
+            for key, event_id, content_hash in cursor.execute(sql, params).fetchall():
                 found[operator_id, fmt, key] = (event_id, content_hash)
     return found
 

@@ -346,12 +346,15 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         # The level is the connection's, and may not change inside a transaction: set it
         # before BEGIN whenever this transaction wants another than the last one had.
         wanted = relaxed if options.get("derived", False) else synchronous
-        info = connection.connection.info
-        if info.get("synchronous", synchronous) != wanted:
-            connection.exec_driver_sql(f"PRAGMA synchronous={wanted}")
-            info["synchronous"] = wanted
+        pooled = connection.connection
+        # On the driver's cursor: SQLAlchemy's execution of a statement (its context, its
+        # result) cost more than SQLite's BEGIN itself.
+        cursor = pooled.cursor()
+        if pooled.info.get("synchronous", synchronous) != wanted:
+            cursor.execute(f"PRAGMA synchronous={wanted}")
+            pooled.info["synchronous"] = wanted
         immediate = options.get("sqlite_immediate", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        cursor.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _checkpoint_in_background(engine: Engine, path: str, synchronous: str) -> None:
