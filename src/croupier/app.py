@@ -97,6 +97,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await writer.start()
+        await svc.keys.warm()
         pruner = asyncio.create_task(_prune_forever(svc), name="croupier-prune-rejected")
         if settings.projector_in_process:
             embedded.start()

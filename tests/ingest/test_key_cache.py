@@ -1,4 +1,5 @@
-"""API keys are looked up once per key at a time, however many requests wait for them."""
+"""API keys are looked up once per key at a time, however many requests wait for them, and a
+known key's refresh keeps no request waiting."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from croupier.ingest.auth import SEND, KeyInfo, KeyRegistry
+from croupier.kit.db import write_session
 from croupier.kit.errors import ApiError, StoreUnavailable
+from croupier.tenancy import service as tenancy
 from factories import Tenant
 
 pytestmark = pytest.mark.anyio
@@ -98,3 +101,66 @@ async def test_a_waiter_looks_again_when_the_leading_request_is_cancelled(
     assert key.key_id == tenant.key_id
     assert len(calls) == 2  # the waiter started its own lookup instead of failing
     assert leader.cancelled()
+
+
+async def test_a_known_key_past_its_time_is_answered_at_once_while_one_lookup_refreshes_it(
+    engine: Engine, tenant: Tenant
+) -> None:
+    registry = KeyRegistry(engine, cache_seconds=0.2)
+    calls: list[str] = []
+    release = threading.Event()
+    load = registry._load
+
+    def held(secret: str) -> Any:
+        calls.append(secret)
+        if len(calls) > 1:  # the refresh waits until the test lets it go
+            release.wait(5)
+        return load(secret)
+
+    registry._load = held  # type: ignore[method-assign]
+    await registry.authenticate(tenant.key, SEND)
+    await asyncio.sleep(0.25)  # past its time, within twice it
+    answered = await asyncio.wait_for(
+        asyncio.gather(*(registry.authenticate(tenant.key, SEND) for _ in range(20))), 1
+    )
+    assert {key.key_id for key in answered} == {tenant.key_id}  # none waited for the store
+    await asyncio.sleep(0.05)
+    assert len(calls) == 2  # one refresh for all of them
+    release.set()
+    await asyncio.sleep(0.1)
+    await registry.authenticate(tenant.key, SEND)  # fresh again: no lookup
+    assert len(calls) == 2
+
+
+async def test_a_revoked_key_fails_once_its_refresh_has_landed(
+    engine: Engine, tenant: Tenant
+) -> None:
+    registry = KeyRegistry(engine, cache_seconds=0.2)
+    await registry.authenticate(tenant.key, SEND)
+    with write_session(engine) as session, session.begin():
+        tenancy.revoke_key(session, key_id=tenant.key_id)
+    await asyncio.sleep(0.25)
+    await registry.authenticate(tenant.key, SEND)  # answered stale; starts the refresh
+    outcomes: list[str] = []
+    for _ in range(50):  # the refresh lands within moments
+        await asyncio.sleep(0.02)
+        try:
+            await registry.authenticate(tenant.key, SEND)
+        except ApiError as error:
+            outcomes.append(error.code)
+            break
+        outcomes.append("ok")
+    assert outcomes[-1] == "invalid_api_key", outcomes
+
+
+async def test_a_key_past_twice_its_time_waits_for_its_lookup(
+    engine: Engine, tenant: Tenant
+) -> None:
+    registry = KeyRegistry(engine, cache_seconds=0.1)
+    await registry.authenticate(tenant.key, SEND)
+    with write_session(engine) as session, session.begin():
+        tenancy.revoke_key(session, key_id=tenant.key_id)
+    await asyncio.sleep(0.25)  # no request meanwhile: too old to be answered stale
+    with pytest.raises(ApiError) as refused:
+        await registry.authenticate(tenant.key, SEND)
+    assert refused.value.code == "invalid_api_key"
