@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -112,7 +113,7 @@ async def test_unknown_and_disabled_codes_are_404_and_record_nothing(
     assert stored_clicks(engine) == []
 
 
-async def test_disable_applies_within_the_cache_time(
+async def test_disable_applies_one_lookup_after_the_cache_time(
     client: httpx.AsyncClient, tenant: Tenant, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     link = await make_link(client, tenant, landing_url="https://casino.example/")
@@ -120,8 +121,27 @@ async def test_disable_applies_within_the_cache_time(
     await admin(
         client, tenant.admin_key, "PATCH", f"/api/v1/links/{link['id']}", {"enabled": False}
     )
-    later = clicks.time.monotonic() + clicks.LINK_CACHE_SECONDS + 1
-    monkeypatch.setattr(clicks.time, "monotonic", lambda: later)
+    later = time.monotonic() + clicks.LINK_CACHE_SECONDS + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    # Past its time: this click still lands while the link is looked up again...
+    assert (await click(client, link["code"])).status_code == 302
+    for _ in range(100):  # ...and once the lookup is back, the link is gone
+        await asyncio.to_thread(time.sleep, 0.01)  # no timer: the loop's clock is frozen
+        if (await click(client, link["code"])).status_code == 404:
+            break
+    assert (await click(client, link["code"])).status_code == 404
+
+
+async def test_a_link_not_clicked_for_twice_the_cache_time_is_looked_up_first(
+    client: httpx.AsyncClient, tenant: Tenant, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link = await make_link(client, tenant, landing_url="https://casino.example/")
+    assert (await click(client, link["code"])).status_code == 302
+    await admin(
+        client, tenant.admin_key, "PATCH", f"/api/v1/links/{link['id']}", {"enabled": False}
+    )
+    later = time.monotonic() + 2 * clicks.LINK_CACHE_SECONDS + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
     assert (await click(client, link["code"])).status_code == 404
 
 

@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from croupier.affiliates import clicks, management
-from croupier.kit.db import in_db_thread
 from croupier.kit.timeparse import utcnow
 from croupier.web import Services, error_response
 
@@ -63,9 +62,7 @@ async def _follow(
     header: Callable[[str], str | None],
 ) -> str | None:
     """Record the click of link ``code``; the redirect's Location, or None for "not found"."""
-    hit, target = machinery.links.cached(code)
-    if not hit:
-        target = await in_db_thread(machinery.links.load, code)
+    target = await machinery.links.get(code)
     if target is None:
         return None
     click = clicks.new_click(
