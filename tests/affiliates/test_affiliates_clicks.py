@@ -113,36 +113,38 @@ async def test_unknown_and_disabled_codes_are_404_and_record_nothing(
     assert stored_clicks(engine) == []
 
 
-async def test_disable_applies_one_lookup_after_the_cache_time(
-    client: httpx.AsyncClient, tenant: Tenant, engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _disabled_after(
+    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, seconds: float
+) -> str:
+    """A link clicked once, then disabled; the clock frozen ``seconds`` later. Its code."""
     link = await make_link(client, tenant, landing_url="https://casino.example/")
     assert (await click(client, link["code"])).status_code == 302
     await admin(
         client, tenant.admin_key, "PATCH", f"/api/v1/links/{link['id']}", {"enabled": False}
     )
-    later = time.monotonic() + clicks.LINK_CACHE_SECONDS + 1
+    later = time.monotonic() + seconds
     monkeypatch.setattr(time, "monotonic", lambda: later)
+    return str(link["code"])
+
+
+async def test_disable_applies_one_lookup_after_the_cache_time(
+    client: httpx.AsyncClient, tenant: Tenant, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = await _disabled_after(client, tenant, monkeypatch, clicks.LINK_CACHE_SECONDS + 1)
     # Past its time: this click still lands while the link is looked up again...
-    assert (await click(client, link["code"])).status_code == 302
+    assert (await click(client, code)).status_code == 302
     for _ in range(100):  # ...and once the lookup is back, the link is gone
         await asyncio.to_thread(time.sleep, 0.01)  # no timer: the loop's clock is frozen
-        if (await click(client, link["code"])).status_code == 404:
+        if (await click(client, code)).status_code == 404:
             break
-    assert (await click(client, link["code"])).status_code == 404
+    assert (await click(client, code)).status_code == 404
 
 
 async def test_a_link_not_clicked_for_twice_the_cache_time_is_looked_up_first(
     client: httpx.AsyncClient, tenant: Tenant, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    link = await make_link(client, tenant, landing_url="https://casino.example/")
-    assert (await click(client, link["code"])).status_code == 302
-    await admin(
-        client, tenant.admin_key, "PATCH", f"/api/v1/links/{link['id']}", {"enabled": False}
-    )
-    later = time.monotonic() + 2 * clicks.LINK_CACHE_SECONDS + 1
-    monkeypatch.setattr(time, "monotonic", lambda: later)
-    assert (await click(client, link["code"])).status_code == 404
+    code = await _disabled_after(client, tenant, monkeypatch, 2 * clicks.LINK_CACHE_SECONDS + 1)
+    assert (await click(client, code)).status_code == 404
 
 
 async def test_uniqueness_within_and_after_the_window(

@@ -132,14 +132,22 @@ async def test_a_known_key_past_its_time_is_answered_at_once_while_one_lookup_re
     assert len(calls) == 2
 
 
-async def test_a_revoked_key_fails_once_its_refresh_has_landed(
-    engine: Engine, tenant: Tenant
-) -> None:
-    registry = KeyRegistry(engine, cache_seconds=0.2)
+async def _revoked_after(
+    engine: Engine, tenant: Tenant, *, cache_seconds: float, seconds: float
+) -> KeyRegistry:
+    """A registry that looked the tenant's key up, then the key revoked ``seconds`` ago."""
+    registry = KeyRegistry(engine, cache_seconds=cache_seconds)
     await registry.authenticate(tenant.key, SEND)
     with write_session(engine) as session, session.begin():
         tenancy.revoke_key(session, key_id=tenant.key_id)
-    await asyncio.sleep(0.25)
+    await asyncio.sleep(seconds)
+    return registry
+
+
+async def test_a_revoked_key_fails_once_its_refresh_has_landed(
+    engine: Engine, tenant: Tenant
+) -> None:
+    registry = await _revoked_after(engine, tenant, cache_seconds=0.2, seconds=0.25)
     await registry.authenticate(tenant.key, SEND)  # answered stale; starts the refresh
     outcomes: list[str] = []
     for _ in range(50):  # the refresh lands within moments
@@ -156,11 +164,8 @@ async def test_a_revoked_key_fails_once_its_refresh_has_landed(
 async def test_a_key_past_twice_its_time_waits_for_its_lookup(
     engine: Engine, tenant: Tenant
 ) -> None:
-    registry = KeyRegistry(engine, cache_seconds=0.1)
-    await registry.authenticate(tenant.key, SEND)
-    with write_session(engine) as session, session.begin():
-        tenancy.revoke_key(session, key_id=tenant.key_id)
-    await asyncio.sleep(0.25)  # no request meanwhile: too old to be answered stale
+    # No request meanwhile: too old to be answered stale.
+    registry = await _revoked_after(engine, tenant, cache_seconds=0.1, seconds=0.25)
     with pytest.raises(ApiError) as refused:
         await registry.authenticate(tenant.key, SEND)
     assert refused.value.code == "invalid_api_key"
