@@ -169,3 +169,23 @@ async def test_a_key_past_twice_its_time_waits_for_its_lookup(
     with pytest.raises(ApiError) as refused:
         await registry.authenticate(tenant.key, SEND)
     assert refused.value.code == "invalid_api_key"
+
+
+async def test_after_a_failed_refresh_requests_wait_for_their_own_lookup(
+    engine: Engine, tenant: Tenant
+) -> None:
+    registry = KeyRegistry(engine, cache_seconds=0.2)
+    fail: list[Exception] = []
+    calls = _counting(registry, fail)
+    await registry.authenticate(tenant.key, SEND)
+    await asyncio.sleep(0.25)
+    fail.append(StoreUnavailable("the store is down"))
+    await registry.authenticate(tenant.key, SEND)  # answered stale; its refresh fails
+    await asyncio.sleep(0.05)
+    assert len(calls) == 2
+    fail.append(StoreUnavailable("the store is still down"))
+    with pytest.raises(StoreUnavailable):  # no longer answered stale
+        await registry.authenticate(tenant.key, SEND)
+    key = await registry.authenticate(tenant.key, SEND)  # the store is back
+    assert key.key_id == tenant.key_id
+    assert len(calls) == 4

@@ -10,7 +10,8 @@
   disabled) shows one lookup after ``ttl`` under steady traffic, and within twice that at
   most.
 - Lookups run on the store's thread pool (``in_db_thread``); a failed one fails the
-  requests waiting for it, and the next request looks again.
+  requests waiting for it (a failed refresh, the next requests), and the next request
+  looks again.
 """
 
 from __future__ import annotations
@@ -81,7 +82,10 @@ class RefreshingCache(Generic[K, V]):
     async def _refresh(self, key: K, future: asyncio.Future[V]) -> None:
         try:
             await self._look_up(key, future)
-        except Exception as exc:  # the stale value stays until its bound; then requests wait
+        except Exception as exc:
+            # Not answered stale any more: the next requests look it up themselves, and
+            # hear of the failure (a 503 while the store is unreachable) as they did.
+            self._entries.pop(key, None)
             log.warning("could not refresh a cached store value: %s", exc)
 
     async def _look_up(self, key: K, future: asyncio.Future[V]) -> V:
