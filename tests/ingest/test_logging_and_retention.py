@@ -46,6 +46,24 @@ async def test_one_json_line_per_request(
     assert tenant.key not in JsonFormatter().format(record)
 
 
+async def test_a_single_event_s_line_counts_it(
+    settings: Settings, engine: Engine, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="croupier.request")
+    async with app_client(settings, engine, log_requests=True) as client:
+        accepted = await client.post("/v2/s2s/event", json=dp_event(), headers=headers(tenant.key))
+        refused = await client.post(
+            "/v2/s2s/event", json=dp_event(currency="NOPE"), headers=headers(tenant.key)
+        )
+    assert (accepted.status_code, refused.status_code) == (200, 400)
+    records = [record for record in caplog.records if record.name == "croupier.request"]
+    lines = [json.loads(JsonFormatter().format(record)) for record in records]
+    assert [(line["events"], line.get("accepted"), line.get("rejected")) for line in lines] == [
+        (1, 1, None),
+        (1, None, 1),
+    ]
+
+
 def test_the_log_follows_stderr_when_it_is_swapped(monkeypatch: pytest.MonkeyPatch) -> None:
     # A test runner (or anything else) that replaces sys.stderr and closes the old one must
     # not leave the log writing to a closed file.
