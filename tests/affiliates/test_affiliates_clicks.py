@@ -10,14 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from test_affiliates_management import admin, new_affiliate, set_landing
 
 from conftest import app_client
 from croupier.affiliates import clicks
-from croupier.affiliates.models import Click
+from croupier.affiliates.models import Click, TrackingLink
 from croupier.kit.db import write_session
 from croupier.kit.timeparse import utcnow
 from croupier.settings import Settings
@@ -96,7 +96,7 @@ async def test_brand_landing_url_by_default(
 
 
 async def test_unknown_and_disabled_codes_are_404_and_record_nothing(
-    client: httpx.AsyncClient, tenant: Tenant, engine: Engine, settings: Settings
+    client: httpx.AsyncClient, tenant: Tenant, engine: Engine
 ) -> None:
     unknown = await click(client, "no-such-code")
     assert unknown.status_code == 404
@@ -106,22 +106,39 @@ async def test_unknown_and_disabled_codes_are_404_and_record_nothing(
     await admin(
         client, tenant.admin_key, "PATCH", f"/api/v1/links/{link['id']}", {"enabled": False}
     )
-    # A fresh app: this one's link cache would keep the link for a few seconds more.
-    async with app_client(settings, engine) as fresh:
-        disabled = await click(fresh, link["code"])
+    disabled = await click(client, link["code"])
     assert disabled.status_code == 404
     assert stored_clicks(engine) == []
 
 
+async def test_a_link_changed_through_this_server_applies_at_its_next_click(
+    client: httpx.AsyncClient, tenant: Tenant, engine: Engine
+) -> None:
+    link = await make_link(client, tenant, landing_url="https://casino.example/")
+    path = f"/api/v1/links/{link['id']}"
+    assert (await click(client, link["code"])).status_code == 302  # now cached
+    await admin(client, tenant.admin_key, "PATCH", path, {"landing_url": "https://new.example/"})
+    moved = await click(client, link["code"])
+    assert moved.headers["location"].startswith("https://new.example/")
+    await admin(client, tenant.admin_key, "PATCH", path, {"enabled": False})
+    assert (await click(client, link["code"])).status_code == 404
+
+
 async def _disabled_after(
-    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, seconds: float
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    seconds: float,
 ) -> str:
-    """A link clicked once, then disabled; the clock frozen ``seconds`` later. Its code."""
+    """A link clicked once, then disabled by another process (straight in the store); the
+    clock frozen ``seconds`` later. Its code."""
     link = await make_link(client, tenant, landing_url="https://casino.example/")
     assert (await click(client, link["code"])).status_code == 302
-    await admin(
-        client, tenant.admin_key, "PATCH", f"/api/v1/links/{link['id']}", {"enabled": False}
-    )
+    with write_session(engine) as session, session.begin():
+        session.execute(
+            update(TrackingLink).where(TrackingLink.id == link["id"]).values(enabled=False)
+        )
     later = time.monotonic() + seconds
     monkeypatch.setattr(time, "monotonic", lambda: later)
     return str(link["code"])
@@ -130,7 +147,7 @@ async def _disabled_after(
 async def test_disable_applies_one_lookup_after_the_cache_time(
     client: httpx.AsyncClient, tenant: Tenant, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code = await _disabled_after(client, tenant, monkeypatch, clicks.LINK_CACHE_SECONDS + 1)
+    code = await _disabled_after(client, tenant, engine, monkeypatch, clicks.LINK_CACHE_SECONDS + 1)
     # Past its time: this click still lands while the link is looked up again...
     assert (await click(client, code)).status_code == 302
     for _ in range(100):  # ...and once the lookup is back, the link is gone
@@ -143,7 +160,9 @@ async def test_disable_applies_one_lookup_after_the_cache_time(
 async def test_a_link_not_clicked_for_twice_the_cache_time_is_looked_up_first(
     client: httpx.AsyncClient, tenant: Tenant, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code = await _disabled_after(client, tenant, monkeypatch, 2 * clicks.LINK_CACHE_SECONDS + 1)
+    code = await _disabled_after(
+        client, tenant, engine, monkeypatch, 2 * clicks.LINK_CACHE_SECONDS + 1
+    )
     assert (await click(client, code)).status_code == 404
 
 

@@ -45,6 +45,12 @@ class _ClickMachinery:
         self.trusted = clicks.parse_networks(svc.settings.trusted_proxies)
 
 
+def link_changed(app: Any, code: str) -> None:
+    """A link was changed through this process: its next click reads it again. (Other
+    processes follow within their cache time, see clicks.LinkCache.)"""
+    _machinery(app).links.forget(code)
+
+
 def _machinery(app: Any) -> _ClickMachinery:
     # Built on first use, so the app factory needs no change for it.
     state = app.state

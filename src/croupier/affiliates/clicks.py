@@ -3,8 +3,9 @@
 It is hot, so:
 
 * links are cached in memory for ``LINK_CACHE_SECONDS``, then refreshed in the background
-  while clicks still land (a link disabled, or its landing URL changed, takes effect
-  within that time under steady traffic, twice it at most, on each process);
+  while clicks still land. A link disabled, or its landing URL changed, takes effect at
+  its next click on the process that served the change, and on the others within that
+  time under steady traffic (twice it at most);
 * clicks are group-committed: each request adds its click to a buffer and waits; one
   flush takes everything buffered and inserts it in a single transaction on the ingest
   writer's thread (serialized with event commits, so SQLite never fights for its write
@@ -184,9 +185,9 @@ class LinkTarget:
 
 class LinkCache:
     """Enabled links by code (kit.refreshing): a link past ``ttl`` is answered from the
-    cache while one lookup refreshes it, so disabling a link shows one lookup after
-    ``ttl`` under steady traffic, and within twice that at most. Unknown (or disabled)
-    codes are cached too, never answered stale."""
+    cache while one lookup refreshes it, so a change made elsewhere shows one lookup after
+    ``ttl`` under steady traffic, and within twice that at most (``forget``: a change made
+    here, at once). Unknown (or disabled) codes are cached too, never answered stale."""
 
     def __init__(self, engine: Engine, *, ttl: float = LINK_CACHE_SECONDS) -> None:
         self._engine = engine
@@ -199,6 +200,9 @@ class LinkCache:
 
     async def get(self, code: str) -> LinkTarget | None:
         return await self._cache.get(code)
+
+    def forget(self, code: str) -> None:
+        self._cache.forget(code)
 
     def _load(self, code: str) -> LinkTarget | None:
         with read_session(self._engine) as session:

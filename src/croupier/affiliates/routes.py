@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from croupier.affiliates import management
+from croupier.affiliates import click_routes, management
 from croupier.affiliates.models import Affiliate, AffiliateToken, Campaign, PromoCode, TrackingLink
 from croupier.ingest.examples import error_responses
 from croupier.kit.errors import invalid
@@ -438,7 +438,9 @@ async def update_link(request: Request, link_id: str) -> Response:
         )
         return link_json(link, request)
 
-    return json_response(request, await write_store(request, work))
+    changed = await write_store(request, work)
+    click_routes.link_changed(request.app, changed["code"])
+    return json_response(request, changed)
 
 
 # --- promo codes -----------------------------------------------------------------------------

@@ -73,6 +73,11 @@ class RefreshingCache(Generic[K, V]):
                 return await self.get(key)  # the leading request was: look again
         return await self._look_up(key, self._start(key))
 
+    def forget(self, key: K) -> None:
+        """``key``'s value changed in the store (through this process): look it up again
+        at its next request. A lookup already under way may still bring the old value."""
+        self._entries.pop(key, None)
+
     def _start(self, key: K) -> asyncio.Future[V]:
         """Register a lookup of ``key``, which the caller then runs (``_look_up``)."""
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
