@@ -97,8 +97,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await writer.start()
-        # In the background: a store that does not answer must not hold the start.
-        warming = asyncio.create_task(svc.keys.warm(), name="croupier-warm-keys")
+        svc.keys.warm()
         pruner = asyncio.create_task(_prune_forever(svc), name="croupier-prune-rejected")
         if settings.projector_in_process:
             embedded.start()
@@ -118,7 +117,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             if consumers is not None:
                 await consumers.stop()
             pruner.cancel()
-            warming.cancel()
+            await svc.keys.settle()
             await postback_sender.stop()
             await embedded.stop()
             await writer.stop()

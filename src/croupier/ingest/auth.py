@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import logging
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -11,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from croupier.kit.db import in_db_thread, read_session
-from croupier.kit.errors import ApiError, StoreUnavailable
+from croupier.kit.errors import ApiError
 from croupier.kit.refreshing import RefreshingCache
 from croupier.tenancy import service as tenancy
 from croupier.tenancy.models import Brand
 from croupier.tenancy.service import Scope
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class KeyRegistry:
 
     def __init__(self, engine: Engine, *, cache_seconds: float) -> None:
         self._engine = engine
+        self._warming: asyncio.Task[None] | None = None
         self._cache: RefreshingCache[str, KeyInfo | None] = RefreshingCache(
             lambda secret: self._load(secret),  # looked up at each call: tests replace it
             ttl=cache_seconds,
@@ -65,12 +69,24 @@ class KeyRegistry:
             )
         return info
 
-    async def warm(self) -> None:
-        """Look up a key nobody holds: the first real lookup then finds the statements
-        compiled and a connection open (cold, it took ~60 ms, and every request of that
-        key waited for it). Best effort: a store not reachable yet is looked up later."""
-        with contextlib.suppress(StoreUnavailable):
+    def warm(self) -> None:
+        """In the background (a store that does not answer must not hold the server's
+        start), look up a key nobody holds: the first real lookup then finds the statements
+        compiled and a connection open (cold, it took ~60 ms, and every request of that key
+        waited for it). Best effort: a store not reachable yet is looked up later."""
+        self._warming = asyncio.create_task(self._warm(), name="croupier-warm-keys")
+
+    async def _warm(self) -> None:
+        try:
             await in_db_thread(self._load, f"crp_warm_{uuid.uuid4().hex}")
+        except Exception as exc:
+            log.warning("could not warm the API key lookup: %s", exc)
+
+    async def settle(self) -> None:
+        """Wait for the lookups under way in the background (``RefreshingCache.settle``)."""
+        if self._warming is not None:
+            await self._warming
+        await self._cache.settle()
 
     def _load(self, secret: str) -> KeyInfo | None:
         with read_session(self._engine) as session:

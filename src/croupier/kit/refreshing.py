@@ -73,6 +73,13 @@ class RefreshingCache(Generic[K, V]):
                 return await self.get(key)  # the leading request was: look again
         return await self._look_up(key, self._start(key))
 
+    async def settle(self) -> None:
+        """Wait for the background refreshes under way: each holds one of the store's
+        pooled connections on a thread until its lookup returns (before the engine is
+        disposed, or the connection is left open)."""
+        if self._refreshing:
+            await asyncio.gather(*self._refreshing, return_exceptions=True)
+
     def forget(self, key: K) -> None:
         """``key``'s value changed in the store (through this process): look it up again
         at its next request. A lookup already under way may still bring the old value."""
