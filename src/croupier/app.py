@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from croupier import __version__
+from croupier.affiliates import click_routes
 from croupier.affiliates.click_routes import ClickFront
 from croupier.affiliates.postback_delivery import PostbackSender, policy_from
 from croupier.events import routes as event_routes
@@ -95,7 +96,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         await writer.start()
         svc.keys.warm()
         pruner = asyncio.create_task(_prune_forever(svc), name="croupier-prune-rejected")
@@ -118,6 +119,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 await consumers.stop()
             pruner.cancel()
             await svc.keys.settle()
+            await click_routes.settle(served)
             await postback_sender.stop()
             await embedded.stop()
             await writer.stop()

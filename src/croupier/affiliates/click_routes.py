@@ -51,6 +51,13 @@ def link_changed(app: Any, code: str) -> None:
     _machinery(app).links.forget(code)
 
 
+async def settle(app: Any) -> None:
+    """At shutdown, before the engine goes: the link lookups under way in the background."""
+    machinery: _ClickMachinery | None = getattr(app.state, "affiliate_clicks", None)
+    if machinery is not None:
+        await machinery.links.settle()
+
+
 def _machinery(app: Any) -> _ClickMachinery:
     # Built on first use, so the app factory needs no change for it.
     state = app.state

@@ -204,6 +204,9 @@ class LinkCache:
     def forget(self, code: str) -> None:
         self._cache.forget(code)
 
+    async def settle(self) -> None:
+        await self._cache.settle()
+
     def _load(self, code: str) -> LinkTarget | None:
         with read_session(self._engine) as session:
             row = session.execute(
