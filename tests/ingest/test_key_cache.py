@@ -189,3 +189,36 @@ async def test_after_a_failed_refresh_requests_wait_for_their_own_lookup(
     key = await registry.authenticate(tenant.key, SEND)  # the store is back
     assert key.key_id == tenant.key_id
     assert len(calls) == 4
+
+
+async def test_warming_looks_up_a_key_nobody_holds(engine: Engine, tenant: Tenant) -> None:
+    registry = KeyRegistry(engine, cache_seconds=60.0)
+    calls = _counting(registry, [])
+    registry.warm()
+    await registry.settle()
+    assert len(calls) == 1
+    assert calls[0].startswith("crp_warm_")
+    assert calls[0] != tenant.key
+
+
+async def test_settle_waits_for_the_lookups_under_way(engine: Engine, tenant: Tenant) -> None:
+    registry = KeyRegistry(engine, cache_seconds=60.0)
+    release = threading.Event()
+    finished: list[str] = []
+    load = registry._load
+
+    def held(secret: str) -> Any:
+        release.wait(5)
+        try:
+            return load(secret)
+        finally:
+            finished.append(secret)
+
+    registry._load = held  # type: ignore[method-assign]
+    registry.warm()
+    settling = asyncio.create_task(registry.settle())
+    await asyncio.sleep(0.1)
+    assert not settling.done()  # its thread still holds a pooled connection
+    release.set()
+    await asyncio.wait_for(settling, 5)
+    assert len(finished) == 1

@@ -183,7 +183,7 @@ class LinkTarget:
     default_subs: dict[str, Any]
 
 
-class LinkCache:
+class LinkCache(RefreshingCache[str, "LinkTarget | None"]):
     """Enabled links by code (kit.refreshing): a link past ``ttl`` is answered from the
     cache while one lookup refreshes it, so a change made elsewhere shows one lookup after
     ``ttl`` under steady traffic, and within twice that at most (``forget``: a change made
@@ -191,21 +191,7 @@ class LinkCache:
 
     def __init__(self, engine: Engine, *, ttl: float = LINK_CACHE_SECONDS) -> None:
         self._engine = engine
-        self._cache: RefreshingCache[str, LinkTarget | None] = RefreshingCache(
-            self._load,
-            ttl=ttl,
-            stale_ok=lambda target: target is not None,
-            max_entries=_LINK_CACHE_MAX,
-        )
-
-    async def get(self, code: str) -> LinkTarget | None:
-        return await self._cache.get(code)
-
-    def forget(self, code: str) -> None:
-        self._cache.forget(code)
-
-    async def settle(self) -> None:
-        await self._cache.settle()
+        super().__init__(self._load, ttl=ttl, max_entries=_LINK_CACHE_MAX)
 
     def _load(self, code: str) -> LinkTarget | None:
         with read_session(self._engine) as session:

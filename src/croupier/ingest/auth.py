@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -11,14 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from croupier.kit.db import in_db_thread, read_session
+from croupier.kit.db import read_session
 from croupier.kit.errors import ApiError
 from croupier.kit.refreshing import RefreshingCache
 from croupier.tenancy import service as tenancy
 from croupier.tenancy.models import Brand
 from croupier.tenancy.service import Scope
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +43,9 @@ class KeyRegistry:
 
     def __init__(self, engine: Engine, *, cache_seconds: float) -> None:
         self._engine = engine
-        self._warming: asyncio.Task[None] | None = None
         self._cache: RefreshingCache[str, KeyInfo | None] = RefreshingCache(
             lambda secret: self._load(secret),  # looked up at each call: tests replace it
             ttl=cache_seconds,
-            stale_ok=lambda info: info is not None,
             max_entries=10_000,
         )
 
@@ -74,18 +68,10 @@ class KeyRegistry:
         start), look up a key nobody holds: the first real lookup then finds the statements
         compiled and a connection open (cold, it took ~60 ms, and every request of that key
         waited for it). Best effort: a store not reachable yet is looked up later."""
-        self._warming = asyncio.create_task(self._warm(), name="croupier-warm-keys")
-
-    async def _warm(self) -> None:
-        try:
-            await in_db_thread(self._load, f"crp_warm_{uuid.uuid4().hex}")
-        except Exception as exc:
-            log.warning("could not warm the API key lookup: %s", exc)
+        self._cache.look_up_in_background(f"crp_warm_{uuid.uuid4().hex}")
 
     async def settle(self) -> None:
         """Wait for the lookups under way in the background (``RefreshingCache.settle``)."""
-        if self._warming is not None:
-            await self._warming
         await self._cache.settle()
 
     def _load(self, secret: str) -> KeyInfo | None:

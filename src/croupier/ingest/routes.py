@@ -84,23 +84,15 @@ def _count(
 ) -> None:
     """Metrics and the log line's counts, tallied first: one counter update per kind and
     status, not one per event."""
-    if len(outcomes) == 1:  # a single event (most requests): nothing to tally
-        parsed, status = items[0][1], outcomes[0].status.value
-        kind = parsed.kind.value if isinstance(parsed, EventDraft) else "unknown"
-        svc.metrics.count_events(fmt.value, kind, status, 1)
-        log["events"] = 1
-        log[status] = 1
-        return
     tally: dict[tuple[str, str], int] = {}
     for (_wire, parsed), outcome in zip(items, outcomes, strict=True):
         kind = parsed.kind.value if isinstance(parsed, EventDraft) else "unknown"
         key = (kind, outcome.status.value)
         tally[key] = tally.get(key, 0) + 1
-    by_status: dict[str, int] = {}
+    log["events"] = len(outcomes)
     for (kind, status), count in tally.items():
         svc.metrics.count_events(fmt.value, kind, status, count)
-        by_status[status] = by_status.get(status, 0) + count
-    log.update(events=len(outcomes), **by_status)
+        log[status] = log.get(status, 0) + count
 
 
 def decode_body(body: bytes) -> Any:

@@ -3,12 +3,12 @@
 - One lookup per key at a time: requests that want a key being looked up wait for that
   lookup instead of each starting its own (on expiry, a busy key had 64 at once, and as
   many threads).
-- A value past its time that may be answered stale (``stale_ok``) is answered at once
-  while one lookup refreshes it in the background, for up to ``ttl`` more: its requests
-  never wait for a refresh. Every request of a key had waited for one every ``ttl``
-  seconds: ~60 requests at 1,000 a second. So a change in the store (a key revoked, a link
-  disabled) shows one lookup after ``ttl`` under steady traffic, and within twice that at
-  most.
+- A value past its time is answered at once while one lookup refreshes it in the
+  background, for up to ``ttl`` more: its requests never wait for a refresh. Every request
+  of a key had waited for one every ``ttl`` seconds: ~60 requests at 1,000 a second. So a
+  change in the store (a key revoked, a link disabled) shows one lookup after ``ttl`` under
+  steady traffic, and within twice that at most. None (nothing found) is never answered
+  stale: a key or link created meanwhile works at once.
 - Lookups run on the store's thread pool (``in_db_thread``); a failed one fails the
   requests waiting for it (a failed refresh, the next requests), and the next request
   looks again.
@@ -36,7 +36,6 @@ class RefreshingCache(Generic[K, V]):
         load: Callable[[K], V],
         *,
         ttl: float,
-        stale_ok: Callable[[V], bool],
         max_entries: int,
     ) -> None:
         """``load(key)`` reads the value from the store (blocking). Past ``max_entries``
@@ -44,7 +43,6 @@ class RefreshingCache(Generic[K, V]):
         bound."""
         self._load = load
         self._ttl = ttl
-        self._stale_ok = stale_ok
         self._max_entries = max_entries
         # key -> (when it was looked up, what it resolved to)
         self._entries: dict[K, tuple[float, V]] = {}
@@ -57,11 +55,8 @@ class RefreshingCache(Generic[K, V]):
             age = time.monotonic() - entry[0]
             if age < self._ttl:
                 return entry[1]
-            if age < 2 * self._ttl and self._stale_ok(entry[1]):
-                if key not in self._loading:  # registered now: one refresh per key
-                    task = asyncio.create_task(self._refresh(key, self._start(key)))
-                    self._refreshing.add(task)
-                    task.add_done_callback(self._refreshing.discard)
+            if age < 2 * self._ttl and entry[1] is not None:
+                self.look_up_in_background(key)
                 return entry[1]
         loading = self._loading.get(key)
         if loading is not None:
@@ -73,8 +68,16 @@ class RefreshingCache(Generic[K, V]):
                 return await self.get(key)  # the leading request was: look again
         return await self._look_up(key, self._start(key))
 
+    def look_up_in_background(self, key: K) -> None:
+        """Look ``key`` up (again) without anyone waiting for it, unless a lookup of it is
+        under way. Registered at once, so one pass of the event loop starts one only."""
+        if key not in self._loading:
+            task = asyncio.create_task(self._refresh(key, self._start(key)))
+            self._refreshing.add(task)
+            task.add_done_callback(self._refreshing.discard)
+
     async def settle(self) -> None:
-        """Wait for the background refreshes under way: each holds one of the store's
+        """Wait for the background lookups under way: each holds one of the store's
         pooled connections on a thread until its lookup returns (before the engine is
         disposed, or the connection is left open)."""
         if self._refreshing:
@@ -98,7 +101,7 @@ class RefreshingCache(Generic[K, V]):
             # Not answered stale any more: the next requests look it up themselves, and
             # hear of the failure (a 503 while the store is unreachable) as they did.
             self._entries.pop(key, None)
-            log.warning("could not refresh a cached store value: %s", exc)
+            log.warning("could not look up a store value in the background: %s", exc)
 
     async def _look_up(self, key: K, future: asyncio.Future[V]) -> V:
         looked_up = time.monotonic()
