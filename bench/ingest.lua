@@ -85,6 +85,16 @@ function response(status, headers, body)
       non200 = non200 + 1
       return
    end
+   -- A batch's answer opens with its summary: reading it, rather than scanning every
+   -- result four times, took wrk's CPU for a 100-event answer from ~170 to a few µs.
+   local a, d, e = string.match(body, '^{"summary":{"total":%d+,"accepted":(%d+),' ..
+      '"duplicates":(%d+),"errors":(%d+)}')
+   if a then
+      accepted = accepted + tonumber(a)
+      duplicate = duplicate + tonumber(d)
+      failed = failed + tonumber(e)
+      return
+   end
    accepted = accepted + count(body, "accepted")
    duplicate = duplicate + count(body, "duplicate")
    failed = failed + count(body, "rejected") + count(body, "conflict")

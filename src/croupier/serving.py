@@ -50,8 +50,9 @@ def app_factory() -> FastAPI:
 
 
 def tune_runtime() -> None:
-    """Interpreter settings for serving (measured with bench/ingest.py), and for the
-    projector's processes, ``croupier worker`` and ``croupier replay`` (bench/projection.py).
+    """Interpreter settings for serving and its store process (measured with bench/ingest.py),
+    and for the projector's processes, ``croupier worker`` and ``croupier replay``
+    (bench/projection.py).
 
     - GC: ingest allocates a few short-lived, acyclic containers per event, which reference
       counting frees; with CPython's default threshold (700) the cyclic collector still ran

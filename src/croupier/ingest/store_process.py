@@ -115,14 +115,15 @@ class StoreProcess:
             for event in events
         ]
         request = pickle.dumps((wire, list(rejections), requests), protocol=pickle.HIGHEST_PROTOCOL)
+        event_ids = [event.row["event_id"] for event in events]
         child = self._child
         if child is None or child.gone or self._starting.locked():
-            return self._send_when_ready(request)
-        return _outcomes(child.post(request))
+            return self._send_when_ready(request, event_ids)
+        return _outcomes(child.post(request), event_ids)
 
-    async def _send_when_ready(self, request: bytes) -> list[Outcome]:
+    async def _send_when_ready(self, request: bytes, event_ids: list[str]) -> list[Outcome]:
         child = await self._ready_child()
-        return await _outcomes(child.post(request))
+        return await _outcomes(child.post(request), event_ids)
 
     async def _ready_child(self) -> _Child:
         async with self._starting:
@@ -166,7 +167,10 @@ class StoreProcess:
         return process, ours
 
 
-_Reply = tuple[str, Any]  # ("ok", outcomes) | ("unavailable", text) | ("error", text)
+# ("ok", outcomes) | ("accepted", None) | ("unavailable", text) | ("error", text). "accepted":
+# every event of the group was, under the id it was sent with (the common case, answered
+# without a tuple per event on either side).
+_Reply = tuple[str, Any]
 
 
 class _Child:
@@ -241,8 +245,10 @@ class _Child:
 _FRAME = struct.Struct("!i")
 
 
-async def _outcomes(answer: Awaitable[_Reply]) -> list[Outcome]:
+async def _outcomes(answer: Awaitable[_Reply], event_ids: list[str]) -> list[Outcome]:
     kind, value = await answer
+    if kind == "accepted":
+        return [Outcome(Status.ACCEPTED, event_id) for event_id in event_ids]
     if kind == "ok":
         return [Outcome(Status(status), event_id, errors) for status, event_id, errors in value]
     if kind == "unavailable":
@@ -271,6 +277,11 @@ def _serve(fd: int) -> None:
     )
     store = EventStore(engine)
     columns = EVENT_INSERTS[engine.dialect.name].columns
+    # The server's collector settings: each group unpickles thousands of short-lived
+    # containers, which the default threshold made the collector walk the heap for.
+    from croupier.serving import tune_runtime
+
+    tune_runtime()
     conn.send_bytes(b"ready")
     try:
         while True:
@@ -342,8 +353,11 @@ def _write_groups(store: EventStore, groups: list[Any], columns: list[str]) -> l
     start = 0
     for group in events:
         end = start + len(group)
-        answers = [(o.status.value, o.event_id, o.errors) for o in outcomes[start:end]]
-        replies.append(("ok", answers))
+        answers = outcomes[start:end]
+        if all(o.status is Status.ACCEPTED for o in answers):
+            replies.append(("accepted", None))
+        else:
+            replies.append(("ok", [(o.status.value, o.event_id, o.errors) for o in answers]))
         start = end
     return replies
 
