@@ -187,6 +187,9 @@ async def test_groups_sent_while_the_child_is_busy_are_each_answered(
         assert [a.json()["status"] for a in answers] == ["accepted"] * 4
         assert writer.groups_committed - commits_before == 4
     assert sorted(e.transaction_id or "" for e in stored_events(engine)) == ["1", "2", "3", "4"]
+    # Each answer names its own event, also for the groups the child answered together.
+    stored_ids = {e.transaction_id: e.event_id for e in stored_events(engine)}
+    assert [a.json()["event_id"] for a in answers] == [stored_ids[str(n)] for n in range(1, 5)]
 
 
 @holds_the_writers_lock

@@ -48,22 +48,28 @@ class _ClickMachinery:
 def link_changed(app: Any, code: str) -> None:
     """A link was changed through this process: its next click reads it again. (Other
     processes follow within their cache time, see clicks.LinkCache.)"""
-    _machinery(app).links.forget(code)
+    machinery = _built(app)
+    if machinery is not None:  # no click served yet: nothing cached
+        machinery.links.forget(code)
 
 
 async def settle(app: Any) -> None:
     """At shutdown, before the engine goes: the link lookups under way in the background."""
-    machinery: _ClickMachinery | None = getattr(app.state, "affiliate_clicks", None)
+    machinery = _built(app)
     if machinery is not None:
         await machinery.links.settle()
 
 
 def _machinery(app: Any) -> _ClickMachinery:
     # Built on first use, so the app factory needs no change for it.
-    state = app.state
-    machinery: _ClickMachinery | None = getattr(state, "affiliate_clicks", None)
+    machinery = _built(app)
     if machinery is None:
-        machinery = state.affiliate_clicks = _ClickMachinery(state.services)
+        machinery = app.state.affiliate_clicks = _ClickMachinery(app.state.services)
+    return machinery
+
+
+def _built(app: Any) -> _ClickMachinery | None:
+    machinery: _ClickMachinery | None = getattr(app.state, "affiliate_clicks", None)
     return machinery
 
 

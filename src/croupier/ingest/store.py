@@ -102,7 +102,7 @@ def _insert_new(conn: Connection, events: Sequence[PendingEvent]) -> _Classified
     insert checks the unique index anyway; looking every key up before it cost the store
     process ~1 µs an event, for groups that almost never hold a key seen before. (The
     writer holds SQLite's write lock, so nothing lands between the insert and the lookup.)"""
-    if _insert_events(conn, list(events), skip_known=True) == len(events):
+    if _insert_events(conn, events, skip_known=True) == len(events):
         return [Outcome(Status.ACCEPTED, event.row["event_id"]) for event in events], []
     stored = _existing(conn, [event.identity for event in events])
     outcomes: list[Outcome] = []
@@ -220,7 +220,7 @@ _ROWS_PER_STATEMENT = 500
 
 
 def _insert_events(
-    conn: Connection, events: list[PendingEvent], *, skip_known: bool = False
+    conn: Connection, events: Sequence[PendingEvent], *, skip_known: bool = False
 ) -> int:
     """SQLite: multi-row INSERTs rather than executemany, because sqlite3 releases and
     re-takes the GIL around every step, so a row-at-a-time executemany queued behind the
