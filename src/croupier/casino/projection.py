@@ -8,12 +8,12 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from croupier.casino import rounds, sessions
-from croupier.casino.models import ROUND_ACTIVITIES, ROUNDS, SESSIONS
+from croupier.casino.models import ROUNDS, SESSIONS
 from croupier.projections.engine import Context, EventRow
 
 
 class Handler:
-    tables: tuple[Table, ...] = (ROUND_ACTIVITIES, ROUNDS, SESSIONS)
+    tables: tuple[Table, ...] = (ROUNDS, SESSIONS)
 
     def apply(self, session: Session, events: Sequence[EventRow], context: Context) -> None:
         rounds.apply(session, events)

@@ -9,10 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from croupier.casino.models import ROUND_ACTIVITIES, ROUNDS, SESSIONS
+from croupier.casino import rounds
+from croupier.casino.models import ROUNDS, SESSIONS
 from croupier.kit.money import decimal_text
 from croupier.kit.timeparse import parse_iso
 
@@ -30,7 +32,9 @@ def player_rounds(
     limit: int,
 ) -> list[dict[str, Any]]:
     order = (ROUNDS.c.started_at, ROUNDS.c.brand_id, ROUNDS.c.round_ref)
-    query = select(ROUNDS).where(
+    # A page of rounds shows no activities: their column stays unread.
+    summary = [column for column in ROUNDS.columns if column.name != "activities"]
+    query = select(*summary).where(
         ROUNDS.c.operator_id == operator_id, ROUNDS.c.player_ref == player_ref
     )
     if brand_id is not None:
@@ -83,19 +87,9 @@ def find_rounds(
     return [dict(row) for row in session.execute(query).mappings()]
 
 
-def round_activities(session: Session, *, game_round: dict[str, Any]) -> list[dict[str, Any]]:
-    table = ROUND_ACTIVITIES
-    query = (
-        select(table)
-        .where(
-            table.c.operator_id == game_round["operator_id"],
-            table.c.brand_id == game_round["brand_id"],
-            table.c.player_ref == game_round["player_ref"],
-            table.c.round_ref == game_round["round_ref"],
-        )
-        .order_by(table.c.occurred_at, table.c.seq)
-    )
-    return [dict(row) for row in session.execute(query).mappings()]
+def round_activities(game_round: dict[str, Any]) -> list[dict[str, Any]]:
+    """The round's activities in time order (stored with it: casino.rounds)."""
+    return [msgspec.structs.asdict(row) for row in rounds.decode(game_round["activities"])]
 
 
 # -- JSON shapes: exact amounts as strings, times in UTC ISO 8601 ----------------------------

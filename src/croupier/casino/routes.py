@@ -140,7 +140,7 @@ async def get_round(
         )
         if len(found) != 1:
             return found, []
-        return found, repository.round_activities(session, game_round=found[0])
+        return found, repository.round_activities(found[0])
 
     found, activities = await read_store(request, load)
     if not found:

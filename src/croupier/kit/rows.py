@@ -58,9 +58,16 @@ def load(
 
 
 def matching(
-    session: Session, table: Table, columns: Sequence[str], keys: Iterable[tuple[Any, ...]]
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    keys: Iterable[tuple[Any, ...]],
+    *,
+    names: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every row whose ``columns`` equal one of ``keys`` (a prefix of an index, for speed)."""
+    """Every row whose ``columns`` equal one of ``keys`` (a prefix of an index, for speed),
+    with the ``names`` columns (default: all)."""
+    selected = tuple(column.name for column in table.columns) if names is None else tuple(names)
     wanted = sorted(set(keys))
     found: list[dict[str, Any]] = []
     if not wanted:
@@ -70,9 +77,9 @@ def matching(
         # One array per key column: a short statement psycopg parses once and the server
         # can keep prepared, where thousands of VALUES parameters were parsed every time.
         arrays = {f"k{i}": list(values) for i, values in enumerate(zip(*wanted, strict=True))}
-        statement = _unnest_select(table, tuple(columns))
+        statement = _unnest_select(table, tuple(columns), selected)
         return [dict(row) for row in connection.execute(statement, arrays).mappings().all()]
-    plan = _select_plan(table, tuple(columns), connection.dialect)
+    plan = _select_plan(table, tuple(columns), selected, connection.dialect)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         size = bucket(len(chunk), _CHUNK)
@@ -301,16 +308,15 @@ class SelectPlan:
 
 
 @lru_cache(maxsize=256)
-def _select_plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> SelectPlan:
-    names = tuple(column.name for column in table.columns)
+def _select_plan(
+    table: Table, columns: tuple[str, ...], names: tuple[str, ...], dialect: Dialect
+) -> SelectPlan:
     on = " AND ".join(f"t.{name} = k.{name}" for name in columns)
     selected = ", ".join(f"t.{name}" for name in names)
     return SelectPlan(
         names=names,
         key_processors=tuple(_bind_processor(table.c[name].type, dialect) for name in columns),
-        result_processors=tuple(
-            _result_processor(column.type, dialect) for column in table.columns
-        ),
+        result_processors=tuple(_result_processor(table.c[name].type, dialect) for name in names),
         head=f"WITH k ({', '.join(columns)}) AS (VALUES ",
         tail=f") SELECT {selected} FROM k JOIN {table.name} t ON {on}",
         one="(" + ", ".join(["?"] * len(columns)) + ")",
@@ -318,13 +324,13 @@ def _select_plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Se
 
 
 @cache
-def _unnest_select(table: Table, columns: tuple[str, ...]) -> Any:
+def _unnest_select(table: Table, columns: tuple[str, ...], names: tuple[str, ...]) -> Any:
     """PostgreSQL's ``SELECT t.* FROM unnest(key arrays) k, LATERAL (SELECT ... FROM t
     WHERE t.c = k.c ...)``: an index lookup per key. As a plain join, a table the planner
     has no statistics for yet (one being rebuilt) was sorted whole for every batch."""
     arrays = ", ".join(f":k{i}" for i in range(len(columns)))
     where = " AND ".join(f"t.{name} = k.{name}" for name in columns)
-    selected = ", ".join(f"t.{column.name}" for column in table.columns)
+    selected = ", ".join(f"t.{name}" for name in names)
     statement = text(
         f"SELECT {selected} FROM unnest({arrays}) AS k ({', '.join(columns)}) "
         # OFFSET 0 keeps the subquery from being flattened back into a join.
@@ -332,7 +338,7 @@ def _unnest_select(table: Table, columns: tuple[str, ...]) -> Any:
     ).bindparams(
         *(bindparam(f"k{i}", type_=_key_array(table, name)) for i, name in enumerate(columns))
     )
-    return statement.columns(*table.columns)
+    return statement.columns(*(table.c[name] for name in names))
 
 
 def _key_array(table: Table, name: str) -> TypeEngine[Any]:
