@@ -23,7 +23,8 @@ ROUND_KINDS = frozenset({"bet", "settlement"})
 ROLLBACK = "rollback"
 ZERO = Decimal(0)
 _ROUNDS = ROUNDS
-_GAME_FIELDS = ("game_type", "game_id", "game_name", "vendor")
+# Of these, a round shows the earliest activity's value that is not None.
+_EARLIEST_FIELDS = ("currency", "game_type", "game_id", "game_name", "vendor")
 _PARTS = ("real", "bonus", "locked")
 
 RoundKey = tuple[str, str, str, str]
@@ -159,9 +160,8 @@ def build_round(key: RoundKey, activities: list[Activity]) -> dict[str, Any]:
         "player_ref": player_ref,
         "round_ref": round_ref,
         "format": first.format,
-        "currency": _earliest(ordered, "currency"),
         "started_at": first.occurred_at,
-        "ended_at": max(row.occurred_at for row in ordered),
+        "ended_at": ordered[-1].occurred_at,  # in time order
         "stake": stake,
         "payout": stake - ggr,
         "ggr": ggr,
@@ -172,8 +172,7 @@ def build_round(key: RoundKey, activities: list[Activity]) -> dict[str, Any]:
         "is_rolled_back": bool(reversed_refs),
         "activities": encode(ordered),
     }
-    for name in _GAME_FIELDS:
-        result[name] = _earliest(ordered, name)
+    result.update(_earliest(ordered))
     result.update(parts)
     return result
 
@@ -194,10 +193,20 @@ _PART_TOTALS_BY_TYPE: dict[str | None, tuple[str, ...]] = {
 }
 
 
-def _earliest(ordered: list[Activity], name: str) -> Any:
-    return next(
-        (value for value in (getattr(row, name) for row in ordered) if value is not None), None
-    )
+def _earliest(ordered: list[Activity]) -> dict[str, Any]:
+    values = _earliest_values(ordered[0])
+    for row in ordered[1:]:
+        if None not in values:  # mostly at once: the first activity carries them all
+            break
+        values = [
+            mine if mine is not None else theirs
+            for mine, theirs in zip(values, _earliest_values(row), strict=True)
+        ]
+    return dict(zip(_EARLIEST_FIELDS, values, strict=True))
+
+
+def _earliest_values(row: Activity) -> list[Any]:
+    return [row.currency, row.game_type, row.game_id, row.game_name, row.vendor]
 
 
 def _decimal(value: Any) -> Decimal | None:
