@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from croupier.casino.models import ROUNDS
+from croupier.casino.models import ROUNDS, SESSIONS
 from croupier.kit import rows
 from croupier.kit.db import Money, UtcDateTime
 from croupier.players.projection import MONEY
@@ -125,6 +125,50 @@ def test_a_rollback_discards_an_upsert_sent_without_waiting(pg_engine: Engine) -
         session.rollback()
 
         assert rows.load(session, MONEY, [("op", "brand", "frank", "EUR")]) == {}
+
+
+def _session(player_ref: str, started_at: datetime) -> dict[str, Any]:
+    return {
+        "operator_id": "op",
+        "brand_id": "brand",
+        "player_ref": player_ref,
+        "started_at": started_at,
+        "ended_at": started_at + timedelta(minutes=5),
+        "duration_seconds": 300,
+        "events": 2,
+        "rounds": 1,
+        "games": 1,
+        "turnover": {"EUR": "1"},
+        "ggr": {"EUR": "0.5"},
+    }
+
+
+def test_a_delete_by_key_removes_exactly_those_rows(engine: Engine) -> None:
+    # Keys of text (with a quote and a backslash, which PostgreSQL's array text escapes)
+    # and times (given in another zone: the same moments); read back in the transaction,
+    # after PostgreSQL's delete was sent without waiting.
+    noon = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    players = ['ann "a" \\ b', "bob"]
+    stored = [_session(ref, noon + timedelta(hours=h)) for ref in players for h in range(3)]
+    with Session(engine) as session, session.begin():
+        rows.upsert(session, SESSIONS, stored)
+    zone = timezone(timedelta(hours=-5))
+    doomed = [("op", "brand", ref, (noon + timedelta(hours=1)).astimezone(zone)) for ref in players]
+    doomed.append(("op", "brand", "bob", noon + timedelta(hours=9)))  # no such row
+    with Session(engine) as session, session.begin():
+        rows.delete(session, SESSIONS, [*doomed, doomed[0]])  # a key twice deletes once
+        left = rows.matching(
+            session,
+            SESSIONS,
+            ("operator_id", "brand_id"),
+            [("op", "brand")],
+            names=("player_ref", "started_at"),
+        )
+
+    assert sorted((row["player_ref"], row["started_at"]) for row in left) == sorted(
+        (ref, noon + timedelta(hours=h)) for ref in players for h in (0, 2)
+    )
+    assert all(set(row) == {"player_ref", "started_at"} for row in left)
 
 
 def test_times_and_amounts_read_back_as_sqlalchemys_own_reading(engine: Engine) -> None:

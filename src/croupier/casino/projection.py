@@ -16,5 +16,9 @@ class Handler:
     tables: tuple[Table, ...] = (ROUNDS, SESSIONS)
 
     def apply(self, session: Session, events: Sequence[EventRow], context: Context) -> None:
-        rounds.apply(session, events)
-        sessions.apply(session, events, context)
+        # Reads first, then writes: on PostgreSQL the writes are sent without waiting, and
+        # a read sent after them would wait for the server to finish them.
+        found_rounds = rounds.read(session, events)
+        found_sessions = sessions.read(session, events, context)
+        rounds.write(session, found_rounds)
+        sessions.write(session, found_sessions)

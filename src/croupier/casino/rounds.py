@@ -34,7 +34,13 @@ _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(list[Activity])
 
 
-def apply(session: Session, events: Sequence[EventRow]) -> None:
+# The batch's activities per round, and the stored activities of those rounds (JSON).
+Pending = tuple[dict[RoundKey, dict[ActivityKey, Activity]], dict[RoundKey, str]]
+
+
+def read(session: Session, events: Sequence[EventRow]) -> Pending:
+    """What ``write`` needs: a read, kept apart so a handler can make its reads before any
+    of its writes (on PostgreSQL a read waits for the writes sent before it)."""
     # Keyed, so a batch never upserts one row twice (PostgreSQL refuses that), and a
     # resent activity replaces the stored one, as it would replace a row.
     batch: dict[RoundKey, dict[ActivityKey, Activity]] = {}
@@ -42,9 +48,14 @@ def apply(session: Session, events: Sequence[EventRow]) -> None:
         activity = make_activity(event)
         batch.setdefault(round_key(event), {})[activity_key(activity)] = activity
     if not batch:
-        return
+        return batch, {}
     stored = rows.matching(session, _ROUNDS, _ROUND_COLUMNS, batch, names=_STORED_COLUMNS)
-    known = {round_key(row): row["activities"] for row in stored}
+    return batch, {round_key(row): row["activities"] for row in stored}
+
+
+def write(session: Session, pending: Pending) -> None:
+    """Every round the batch touches, rebuilt from its stored and new activities."""
+    batch, known = pending
     built = []
     for key in sorted(batch):
         activities = batch[key]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -32,13 +33,25 @@ _SESSIONS = SESSIONS
 PlayerKey = tuple[str, str, str]
 
 
-def apply(session: Session, events: Sequence[EventRow], context: Context) -> None:
+@dataclass(frozen=True)
+class Pending:
+    """What ``read`` found for ``write``: the windows to rebuild and their events."""
+
+    nearby: dict[PlayerKey, list[tuple[datetime, datetime]]]
+    widened: list[Window]
+    activity: dict[PlayerKey, list[Any]]
+    gaps: dict[PlayerKey, timedelta]
+
+
+def read(session: Session, events: Sequence[EventRow], context: Context) -> Pending | None:
+    """The reads of a batch's sessions, kept apart from ``write`` so a handler can make its
+    reads before any of its writes (on PostgreSQL a read waits for the writes before it)."""
     own: dict[PlayerKey, list[EventRow]] = defaultdict(list)
     for event in events:
         if event.kind in SESSION_KINDS:
             own[(event.operator_id, event.brand_id, event.player_ref)].append(event)
     if not own:
-        return
+        return None
     touched = {key: [event.occurred_at for event in found] for key, found in own.items()}
     gaps = {key: context.operator(key[0]).session_gap for key in touched}
     windows = [
@@ -46,11 +59,10 @@ def apply(session: Session, events: Sequence[EventRow], context: Context) -> Non
         for key in sorted(touched)
         for first, last in _stretches(sorted(touched[key]), gaps[key])
     ]
-    # One query for the stored sessions near every window, one delete, one read of the
-    # log for every widened window, one upsert: a batch costs a few statements, not a
-    # few per player.
+    # One query for the stored sessions near every window, one read of the log for every
+    # widened window, then (in write) one delete and one upsert: a batch costs a few
+    # statements, not a few per player.
     nearby = _nearby_sessions(session, windows, gaps)
-    _delete_sessions(session, nearby)
     widened = _widen(windows, nearby, gaps)
     # Every event projected so far lies in a stored session. Where no stored session is
     # near, the batch therefore holds all of the window's projected events, and the log
@@ -59,11 +71,20 @@ def apply(session: Session, events: Sequence[EventRow], context: Context) -> Non
     for key, found in own.items():
         if key not in nearby:
             activity[key] = sorted(found, key=lambda event: (event.occurred_at, event.seq))
+    return Pending(nearby, widened, activity, gaps)
+
+
+def write(session: Session, pending: Pending | None) -> None:
+    """The stored sessions near the batch deleted, and their neighbourhoods rebuilt."""
+    if pending is None:
+        return
+    _delete_sessions(session, pending.nearby)
     rebuilt = [
         _session_row(key, part)
-        for key, low, high in widened
+        for key, low, high in pending.widened
         for part in _split(
-            [event for event in activity[key] if low <= event.occurred_at <= high], gaps[key]
+            [event for event in pending.activity[key] if low <= event.occurred_at <= high],
+            pending.gaps[key],
         )
     ]
     rows.upsert(session, _SESSIONS, rebuilt)

@@ -132,8 +132,7 @@ def line(
     day: date | None = None,
     period: tuple[date, date] | None = None,
 ) -> Line:
-    with localcontext(EXACT):
-        rated = amount * rate if rate is not None else None
+    rated = None if rate is None else EXACT.multiply(amount, rate)  # no context switch
     return {
         "operator_id": event.operator_id,
         "event_id": event.event_id,
