@@ -73,6 +73,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         run_serialized=writer.run_in_writer_thread,
         busy=writer.busy,
         poll_seconds=settings.projector_poll_seconds,
+        busy_batch=settings.projector_embedded_busy_batch_events,
     )
     # On SQLite the sender's store work takes the writer's thread too, never its lock.
     postback_sender = PostbackSender(

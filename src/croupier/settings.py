@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     projector_batch_events: int = Field(default=4000, ge=1, le=50_000)
     # Embedded, each batch takes the ingest writer's thread: small batches keep ingest fast.
     projector_embedded_batch_events: int = Field(default=50, ge=1, le=50_000)
+    # ... and smaller still while requests are arriving (projections.embedded).
+    projector_embedded_busy_batch_events: int = Field(default=20, ge=1, le=50_000)
     projector_poll_seconds: float = Field(default=1.0, gt=0)
 
     # Affiliate clicks: X-Forwarded-For is believed only from these proxies (CIDRs, JSON list

@@ -9,9 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -29,8 +30,10 @@ from croupier.ingest.store import EVENT_INSERTS
 from croupier.kit.db import create_db_engine, write_session
 from croupier.players import projection as players
 from croupier.players.models import Player
+from croupier.projections.embedded import EmbeddedProjector
 from croupier.projections.engine import (
     SQLITE_PAUSE_SECONDS,
+    BatchResult,
     Context,
     EventRow,
     Projector,
@@ -102,6 +105,45 @@ def test_a_failed_batch_applies_nothing_and_the_retry_applies_it_once(
     assert (players_of(engine), checkpoint_events(engine)) == (["alice", "bob"], 2)
     with Session(engine) as session:
         assert session.scalars(select(Player.events)).all() == [1, 1]
+
+
+def test_a_batch_limit_applies_that_many_events_and_says_more_remain(
+    engine: Engine, tenant: Tenant
+) -> None:
+    with engine.begin() as conn:
+        for number in range(5):
+            insert_event(conn, deposit(tenant, f"p{number}", f"t{number}"))
+    projector = Projector(engine, [players.Handler()], batch_size=4)
+
+    first = projector.run_once(limit=2)
+    second = projector.run_once()
+
+    assert (first.applied, first.more) == (2, True)
+    assert (second.applied, second.more) == (3, False)  # the rest, under the batch size
+    assert checkpoint_events(engine) == 5
+    assert players_of(engine) == [f"p{number}" for number in range(5)]
+
+
+def _embedded(*, busy: bool, busy_batch: int | None = 20) -> EmbeddedProjector:
+    async def run(batch: Callable[[], BatchResult]) -> BatchResult:
+        return batch()
+
+    return EmbeddedProjector(
+        cast(Projector, None),
+        run_serialized=run,
+        busy=lambda: busy,
+        poll_seconds=1.0,
+        busy_batch=busy_batch,
+    )
+
+
+def test_the_embedded_projector_takes_small_batches_while_requests_arrive() -> None:
+    assert _embedded(busy=True).batch_limit() == 20  # a request waits for a commit
+    assert _embedded(busy=False).batch_limit() is None  # at rest: the projector's own size
+    recent = _embedded(busy=False)
+    recent.notify()  # a commit just now: more requests are likely on their way
+    assert recent.batch_limit() == 20
+    assert _embedded(busy=True, busy_batch=None).batch_limit() is None
 
 
 class Clocked:

@@ -139,12 +139,14 @@ class Projector:
 
     # -- the incremental path -------------------------------------------------------------
 
-    def run_once(self) -> BatchResult:
-        """Apply the next batch of the log, if any, in one transaction."""
+    def run_once(self, limit: int | None = None) -> BatchResult:
+        """Apply the next batch of the log (``limit`` events at most, default the batch
+        size), if any, in one transaction."""
         started = time.perf_counter()
+        size = self.batch_size if limit is None else limit
         with derived_session(self.engine) as session, session.begin():
             checkpoint = self._lock_checkpoint(session)
-            rows = self._read(session, checkpoint.tx_id, checkpoint.seq, self.batch_size)
+            rows = self._read(session, checkpoint.tx_id, checkpoint.seq, size)
             if not rows:
                 return BatchResult(0, 0, None, more=False)
             live = [row for row in rows if not row.is_test]
@@ -154,9 +156,7 @@ class Projector:
             self._save_checkpoint(
                 session, Position(last.tx_id, last.seq, checkpoint.events + len(live))
             )
-        result = BatchResult(
-            len(rows), len(live), last.received_at, more=len(rows) == self.batch_size
-        )
+        result = BatchResult(len(rows), len(live), last.received_at, more=len(rows) == size)
         if self.observe is not None:
             self.observe(result, time.perf_counter() - started)
         self._statistics.count(result.read)
