@@ -442,11 +442,15 @@ def _element_type(column_type: TypeEngine[Any], dialect: Dialect) -> str:
     return column_type.compile(dialect=dialect)
 
 
+# Cached: the checks of _faster cost more than a small batch's lookup (the sessions'
+# windowed reads built them at every call). Types and dialects hash by identity.
+@lru_cache(maxsize=256)
 def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
     return _faster(process, _FAST_BINDS, column_type, dialect)
 
 
+@lru_cache(maxsize=256)
 def _result_processor(
     column_type: TypeEngine[Any], dialect: Dialect
 ) -> Callable[[Any], Any] | None:
