@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import JSON, Boolean, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from croupier.kit.db import Base, Money, UtcDateTime
@@ -56,14 +56,16 @@ class GameRound(Base):
 
     __tablename__ = "casino_rounds"
     __table_args__ = (
+        # Round ids are the operator's: the key leads with them, so `GET /rounds/{id}`
+        # finds a round by the key's prefix, without an index of its own to write.
+        PrimaryKeyConstraint("operator_id", "round_ref", "brand_id", "player_ref"),
         Index("ix_casino_rounds_player", "operator_id", "player_ref", "started_at"),
-        Index("ix_casino_rounds_ref", "operator_id", "round_ref"),
     )
 
-    operator_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    brand_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    player_ref: Mapped[str] = mapped_column(String(255), primary_key=True)
-    round_ref: Mapped[str] = mapped_column(String(255), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(String(36))
+    brand_id: Mapped[str] = mapped_column(String(64))
+    player_ref: Mapped[str] = mapped_column(String(255))
+    round_ref: Mapped[str] = mapped_column(String(255))
     format: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str | None] = mapped_column(String(10))
     game_type: Mapped[str | None] = mapped_column(String(255))

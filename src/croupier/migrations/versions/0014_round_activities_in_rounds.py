@@ -1,6 +1,7 @@
 """A round's activities live in its own row (casino_rounds.activities, a JSON array) instead
 of a table of their own: the projector then writes one row per round a batch touches, not
-one more, wider row per bet and settlement.
+one more, wider row per bet and settlement. The rounds' key leads with the round id, and
+their index by round id goes: one B-tree fewer to write per round.
 
 Existing activities move into their rounds; the table goes.
 
@@ -103,9 +104,22 @@ def upgrade() -> None:
     if pending:
         connection.execute(update, pending)
     op.drop_table("casino_round_activities")
+    # Round ids lead the key, which then serves lookups by round id (no index of its own).
+    op.drop_index("ix_casino_rounds_ref", table_name="casino_rounds")
+    with op.batch_alter_table("casino_rounds", schema=None) as batch_op:
+        batch_op.drop_constraint("pk_casino_rounds", type_="primary")
+        batch_op.create_primary_key(
+            "pk_casino_rounds", ["operator_id", "round_ref", "brand_id", "player_ref"]
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("casino_rounds", schema=None) as batch_op:
+        batch_op.drop_constraint("pk_casino_rounds", type_="primary")
+        batch_op.create_primary_key("pk_casino_rounds", list(_ROUND_KEY))
+    op.create_index(
+        "ix_casino_rounds_ref", "casino_rounds", ["operator_id", "round_ref"], unique=False
+    )
     activities, rounds_table = _activities_table(), _rounds_table()
     activities.create(op.get_bind())
     connection = op.get_bind()
