@@ -185,12 +185,13 @@ def test_times_and_amounts_read_back_as_sqlalchemys_own_reading(engine: Engine) 
     ]
     with Session(engine) as session, session.begin():
         rows.upsert(session, ROUNDS, written)
-    keys = [("op", "brand", "alice", f"r{number}") for number in range(len(written))]
+    key_names = rows.primary_key(ROUNDS)  # keys in the primary key's order
+    keys = [tuple(row[name] for name in key_names) for row in written]
 
     with Session(engine) as session:
         ours = rows.load(session, ROUNDS, keys)
         theirs = {
-            tuple(row[:4]): dict(row._mapping)
+            tuple(row._mapping[name] for name in key_names): dict(row._mapping)
             for row in session.execute(select(ROUNDS).order_by(ROUNDS.c.round_ref))
         }
 
