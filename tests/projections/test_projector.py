@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import cast
 
 import httpx
@@ -129,7 +130,7 @@ def _embedded(*, busy: bool, busy_batch: int | None = 20) -> EmbeddedProjector:
         return batch()
 
     return EmbeddedProjector(
-        cast(Projector, None),
+        cast(Projector, SimpleNamespace(batch_size=50)),
         run_serialized=run,
         busy=lambda: busy,
         poll_seconds=1.0,
@@ -144,6 +145,7 @@ def test_the_embedded_projector_takes_small_batches_while_requests_arrive() -> N
     recent.notify()  # a commit just now: more requests are likely on their way
     assert recent.batch_limit() == 20
     assert _embedded(busy=True, busy_batch=None).batch_limit() is None
+    assert _embedded(busy=True, busy_batch=80).batch_limit() == 50  # never over the usual
 
 
 class Clocked:

@@ -69,7 +69,7 @@ class EmbeddedProjector:
         if self._busy_batch is None:
             return None
         if self._busy() or time.monotonic() - self._last_commit < _TRAFFIC_SECONDS:
-            return self._busy_batch
+            return min(self._busy_batch, self.projector.batch_size)
         return None
 
     def start(self) -> None:

@@ -88,7 +88,9 @@ def upgrade() -> None:
     ordered = activities.select().order_by(
         *(activities.c[name] for name in _ROUND_KEY), activities.c.occurred_at, activities.c.seq
     )
-    found = connection.execute(ordered).mappings()
+    # Streamed (a server-side cursor on PostgreSQL): a store's activities may not fit in
+    # memory at once.
+    found = connection.execute(ordered.execution_options(stream_results=True)).mappings()
     pending: list[dict[str, Any]] = []
     for key, group in groupby(found, key=lambda row: tuple(row[name] for name in _ROUND_KEY)):
         stored = rounds.encode([Activity(**{name: row[name] for name in _FIELDS}) for row in group])
