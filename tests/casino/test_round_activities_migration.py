@@ -119,6 +119,10 @@ def test_activities_move_into_their_round_and_back(empty_engine: Engine) -> None
     migrate.upgrade(empty_engine)
 
     assert "casino_round_activities" not in inspect(empty_engine).get_table_names()
+    assert _key_and_indexes(empty_engine) == (
+        ["operator_id", "round_ref", "brand_id", "player_ref"],
+        {"ix_casino_rounds_player"},
+    )
     with empty_engine.connect() as conn:
         stored = conn.execute(select(ROUNDS)).mappings().one()
     assert stored["bets"] == 1  # the round's own columns untouched
@@ -133,6 +137,10 @@ def test_activities_move_into_their_round_and_back(empty_engine: Engine) -> None
     assert "activities" not in {
         c["name"] for c in inspect(empty_engine).get_columns("casino_rounds")
     }
+    assert _key_and_indexes(empty_engine) == (
+        ["operator_id", "brand_id", "player_ref", "round_ref"],
+        {"ix_casino_rounds_player", "ix_casino_rounds_ref"},
+    )
     with empty_engine.connect() as conn:
         back = conn.execute(select(old_table)).mappings().all()
     key = ("activity_ref", "status")
@@ -140,3 +148,10 @@ def test_activities_move_into_their_round_and_back(empty_engine: Engine) -> None
         ACTIVITIES, key=lambda row: [row[name] for name in key]
     )
     migrate.upgrade(empty_engine)  # and forward again, to head
+
+
+def _key_and_indexes(engine: Engine) -> tuple[list[str], set[str]]:
+    """casino_rounds' primary key columns in order, and its index names."""
+    found = inspect(engine)
+    key = found.get_pk_constraint("casino_rounds")["constrained_columns"]
+    return key, {index["name"] for index in found.get_indexes("casino_rounds")}

@@ -148,6 +148,30 @@ def test_the_embedded_projector_takes_small_batches_while_requests_arrive() -> N
     assert _embedded(busy=True, busy_batch=80).batch_limit() == 50  # never over the usual
 
 
+def test_the_embedded_projector_runs_its_batches_at_that_size() -> None:
+    asked: list[int | None] = []
+
+    def run_once(limit: int | None = None) -> BatchResult:
+        asked.append(limit)
+        return BatchResult(0, 0, None, more=False)
+
+    async def run(batch: Callable[[], BatchResult]) -> BatchResult:
+        return batch()
+
+    embedded = EmbeddedProjector(
+        cast(Projector, SimpleNamespace(batch_size=50, run_once=run_once)),
+        run_serialized=run,
+        busy=lambda: False,
+        poll_seconds=1.0,
+        busy_batch=20,
+    )
+    asyncio.run(embedded._catch_up())  # at rest
+    embedded.notify()
+    asyncio.run(embedded._catch_up())  # right after a commit
+
+    assert asked == [None, 20]
+
+
 class Clocked:
     """A handler that notes when each batch's transaction is under way."""
 

@@ -22,6 +22,10 @@ from croupier.kit.timeparse import parse_iso
 Position = tuple[Any, ...]
 
 
+# A page of rounds shows no activities: their column stays unread.
+_ROUND_SUMMARY = tuple(column for column in ROUNDS.columns if column.name != "activities")
+
+
 def player_rounds(
     session: Session,
     *,
@@ -32,9 +36,7 @@ def player_rounds(
     limit: int,
 ) -> list[dict[str, Any]]:
     order = (ROUNDS.c.started_at, ROUNDS.c.brand_id, ROUNDS.c.round_ref)
-    # A page of rounds shows no activities: their column stays unread.
-    summary = [column for column in ROUNDS.columns if column.name != "activities"]
-    query = select(*summary).where(
+    query = select(*_ROUND_SUMMARY).where(
         ROUNDS.c.operator_id == operator_id, ROUNDS.c.player_ref == player_ref
     )
     if brand_id is not None:

@@ -179,10 +179,7 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> No
     if plan is None:  # keys that are not plain columns: SQLAlchemy's statement decides
         connection.execute(_upsert_statement(table, dialect.name), list(rows))
         return
-    # Column by column: one C-level pass per column instead of a Python call per value.
-    columns = list(zip(*map(plan.getter, rows), strict=True))
-    for position, process in plan.processed:
-        columns[position] = tuple(map(process, columns[position]))
+    columns = _bound_columns(map(plan.getter, rows), plan.processed)
     if plan.unnest is not None:
         arrays = _arrays(columns, plan.key_positions)
         if arrays is not None:
@@ -287,10 +284,7 @@ def delete(session: Session, table: Table, keys: Iterable[tuple[Any, ...]]) -> N
         # executemany it first waited for every write sent before it (the casino
         # projection's session deletes waited ~10 µs an event for the rounds' upsert).
         plan = _unnest_delete(table, connection.dialect)
-        columns = list(zip(*wanted, strict=True))
-        for position, process in plan.processed:
-            columns[position] = tuple(map(process, columns[position]))
-        arrays = _arrays(columns, plan.key_positions)
+        arrays = _arrays(_bound_columns(wanted, plan.processed), tuple(range(len(names))))
         if arrays is not None:
             send_without_waiting(connection, plan.sql, arrays)
             return
@@ -301,7 +295,6 @@ def delete(session: Session, table: Table, keys: Iterable[tuple[Any, ...]]) -> N
 @dataclass(frozen=True)
 class DeletePlan:
     processed: tuple[tuple[int, Callable[[Any], Any]], ...]  # bind processors by position
-    key_positions: tuple[int, ...]
     sql: str
 
 
@@ -310,21 +303,42 @@ def _unnest_delete(table: Table, dialect: Dialect) -> DeletePlan:
     """PostgreSQL: ``DELETE ... USING unnest(one array per key column)``."""
     names = primary_key(table)
     quote = dialect.identifier_preparer.quote
-    arrays = ", ".join(f"%b::{_element_type(table.c[name].type, dialect)}[]" for name in names)
     keys = ", ".join(quote(name) for name in names)
     where = " AND ".join(f"t.{quote(name)} = k.{quote(name)}" for name in names)
+    return DeletePlan(
+        processed=_processed(table, names, dialect),
+        sql=(
+            f"DELETE FROM {dialect.identifier_preparer.format_table(table)} t "
+            f"USING unnest({_unnest_arrays(table, names, dialect)}) AS k ({keys}) WHERE {where}"
+        ),
+    )
+
+
+def _processed(
+    table: Table, names: Sequence[str], dialect: Dialect
+) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """The bind processors of these columns, by position, where the type has one."""
     processors = (
         (position, _bind_processor(table.c[name].type, dialect))
         for position, name in enumerate(names)
     )
-    return DeletePlan(
-        processed=tuple((position, process) for position, process in processors if process),
-        key_positions=tuple(range(len(names))),
-        sql=(
-            f"DELETE FROM {dialect.identifier_preparer.format_table(table)} t "
-            f"USING unnest({arrays}) AS k ({keys}) WHERE {where}"
-        ),
-    )
+    return tuple((position, process) for position, process in processors if process)
+
+
+def _bound_columns(
+    values: Iterable[tuple[Any, ...]], processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+) -> list[tuple[Any, ...]]:
+    """Rows of values turned into bound columns: one C-level pass per column instead of a
+    Python call per value."""
+    columns = list(zip(*values, strict=True))
+    for position, process in processed:
+        columns[position] = tuple(map(process, columns[position]))
+    return columns
+
+
+def _unnest_arrays(table: Table, names: Sequence[str], dialect: Dialect) -> str:
+    """PostgreSQL: one cast array parameter per column, for ``unnest``."""
+    return ", ".join(f"%b::{_element_type(table.c[name].type, dialect)}[]" for name in names)
 
 
 @dataclass(frozen=True)
@@ -423,15 +437,11 @@ def _upsert_plan(table: Table, dialect: Dialect, names: tuple[str, ...]) -> Upse
     single = head + "VALUES (" + ", ".join([mark] * len(names)) + ")" + tail
     unnest = None
     if dialect.name == "postgresql":
-        arrays = ", ".join(f"%b::{_element_type(table.c[name].type, dialect)}[]" for name in names)
-        unnest = head + f"SELECT * FROM unnest({arrays})" + tail
-    processors = (
-        (position, _bind_processor(table.c[name].type, dialect))
-        for position, name in enumerate(names)
-    )
-    processed = tuple((position, process) for position, process in processors if process)
+        unnest = head + f"SELECT * FROM unnest({_unnest_arrays(table, names, dialect)})" + tail
     positions = tuple(names.index(name) for name in keys)
-    return UpsertPlan(itemgetter(*names), processed, positions, single, unnest)
+    return UpsertPlan(
+        itemgetter(*names), _processed(table, names, dialect), positions, single, unnest
+    )
 
 
 def _element_type(column_type: TypeEngine[Any], dialect: Dialect) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from alembic import op
 
@@ -130,7 +131,8 @@ def downgrade() -> None:
     for row in connection.execute(stored).mappings():
         key = {name: row[name] for name in _ROUND_KEY}
         pending.extend(
-            {**key, **_fields(activity)} for activity in rounds.decode(row["activities"])
+            {**key, **msgspec.structs.asdict(activity)}
+            for activity in rounds.decode(row["activities"])
         )
         if len(pending) >= _BATCH:
             connection.execute(activities.insert(), pending)
@@ -139,7 +141,3 @@ def downgrade() -> None:
         connection.execute(activities.insert(), pending)
     with op.batch_alter_table("casino_rounds", schema=None) as batch_op:
         batch_op.drop_column("activities")
-
-
-def _fields(activity: Activity) -> dict[str, Any]:
-    return {name: getattr(activity, name) for name in _FIELDS}
